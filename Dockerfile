@@ -1,0 +1,43 @@
+# One image: JupyterHub + configurable-http-proxy + LTI + nbgrader + JupyterLab, run as root
+# (it creates Linux users and starts their servers). Build behind a registry-less network with
+# BASE_IMAGE=$(scripts/build-local-base); everyone else keeps the official default.
+ARG BASE_IMAGE=debian:trixie-slim
+
+# npm is large and only needed to install the proxy: keep it in this stage.
+FROM ${BASE_IMAGE} AS proxy
+ARG CHP_VERSION=5.3.0
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends npm ca-certificates \
+ && npm install --global --prefix /opt/proxy --omit=dev "configurable-http-proxy@${CHP_VERSION}"
+
+FROM ${BASE_IMAGE}
+ENV LANG=C.UTF-8 \
+    PATH=/opt/venv/bin:/opt/proxy/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PIP_NO_CACHE_DIR=1
+# login: the PAM stack for the password form; nodejs: the proxy's runtime. node is diverted
+# into /opt/proxy/bin so that user servers (whose PATH lacks it) do not start node at launch.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      python3 python3-venv login libpam-modules nodejs ca-certificates tini git less nano \
+ && dpkg-divert --local --rename --divert /opt/proxy/bin/node /usr/bin/node \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=proxy /opt/proxy/lib /opt/proxy/lib
+RUN ln -s ../lib/node_modules/configurable-http-proxy/bin/configurable-http-proxy /opt/proxy/bin/configurable-http-proxy
+
+COPY requirements.txt /tmp/requirements.txt
+RUN python3 -m venv /opt/venv && pip install -r /tmp/requirements.txt
+COPY pyproject.toml /tmp/hubsetup/
+COPY hubsetup /tmp/hubsetup/hubsetup
+RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/requirements.txt
+
+COPY jupyter/ /etc/jupyter/
+COPY jupyterhub_config.py /srv/jupyterhub/
+COPY nbgrader_config.py /etc/jupyter/
+# private/: where compose mounts accounts.csv, out of reach of the users' own shells.
+RUN install -d -m 0700 /srv/jupyterhub/private /srv/jupyterhub/state
+WORKDIR /srv/jupyterhub
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+  CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/hub/health', timeout=4)"
+ENTRYPOINT ["tini", "--"]
+CMD ["hubsetup", "start"]

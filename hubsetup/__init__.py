@@ -1,0 +1,1 @@
+"""hubsetup: accounts, authentication, nbgrader courses and grades for a teaching JupyterHub."""

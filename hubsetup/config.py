@@ -1,0 +1,76 @@
+"""Apply hubsetup's settings to JupyterHub's config object, one concern per function.
+
+Each function only sets values, so each can be read and tested alone and re-running is safe.
+"""
+
+import os
+
+from .keys import ensure_secret
+
+VENV_BIN = "/opt/venv/bin"
+PROXY_COMMAND = "/opt/proxy/bin/configurable-http-proxy"
+
+
+def update_hub(c, settings):
+    c.JupyterHub.bind_url = "http://:8000"
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.db_url = "sqlite:///" + os.path.join(settings.state_dir, "jupyterhub.sqlite")
+    c.JupyterHub.cookie_secret_file = os.path.join(settings.state_dir, "jupyterhub_cookie_secret")
+    c.JupyterHub.concurrent_spawn_limit = settings.spawn_limit
+    c.ConfigurableHTTPProxy.command = [PROXY_COMMAND]
+    c.ConfigurableHTTPProxy.pid_file = os.path.join(settings.state_dir, "proxy.pid")
+    # A token per container start would orphan a proxy left by a crashed hub; keep one.
+    c.ConfigurableHTTPProxy.auth_token = ensure_secret(settings.state_dir, "proxy-auth-token")
+
+
+def update_auth(c, settings):
+    c.JupyterHub.authenticator_class = "hubsetup.auth.HubAuthenticator"
+    c.HubAuthenticator.registry_path = settings.registry_path
+    c.Authenticator.admin_users = settings.admins
+    c.Authenticator.manage_groups = True
+    # Login is decided by the registry (active accounts.csv rows and LTI users), not a list.
+    c.Authenticator.allow_all = False
+
+
+def update_spawner(c, settings):
+    c.JupyterHub.spawner_class = "hubsetup.spawner.HubSpawner"
+    c.HubSpawner.registry_path = settings.registry_path
+    c.HubSpawner.courses_root = settings.courses_root
+    c.Spawner.default_url = "/lab"
+    c.Spawner.start_timeout = settings.start_timeout
+    c.Spawner.http_timeout = settings.start_timeout
+    c.Spawner.environment = {
+        # Only the venv and the system: node stays off user servers' PATH, or JupyterLab
+        # runs node at every start.
+        "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+    }
+
+
+def update_services(c, settings):
+    """The idle culler, a hub-managed service with only the scopes it needs."""
+    if settings.idle_timeout <= 0:
+        return
+    c.JupyterHub.services = [
+        {
+            "name": "idle-culler",
+            "command": [
+                f"{VENV_BIN}/python3", "-m", "jupyterhub_idle_culler",
+                f"--timeout={settings.idle_timeout}",
+            ],
+        }
+    ]
+    c.JupyterHub.load_roles = [
+        {
+            "name": "idle-culler",
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            "services": ["idle-culler"],
+        }
+    ]
+
+
+def apply(c, settings):
+    update_hub(c, settings)
+    update_auth(c, settings)
+    update_spawner(c, settings)
+    update_services(c, settings)

@@ -1,0 +1,84 @@
+"""nbgrader courses: their Linux groups, shared directories and exchange folders.
+
+A course has two groups: `nbgrader-<course>` (everyone in it) and `formgrade-<course>` (its
+instructors; the names nbgrader's JupyterHub auth plugin expects for hub groups too). The
+course directory is group-owned by the instructors and setgid, so co-instructors share one
+directory and one gradebook; students reach course material only through the exchange.
+"""
+
+import os
+
+from . import accounts, registry, system
+from .ids import allocate_ids, used_ids
+
+STUDENT_GROUP = "nbgrader-{}"
+INSTRUCTOR_GROUP = "formgrade-{}"
+INSTRUCTOR, STUDENT = "instructor", "student"
+
+
+def ensure_course(db, course, etc_files, settings):
+    """Register `course` with two fresh group ids if it is new."""
+    if course in registry.courses(db):
+        return
+    used = used_ids(etc_files, db, settings.home_root)
+    student_gid, instructor_gid = allocate_ids(used, settings.first_uid, 2)
+    registry.save_course(db, course, student_gid, instructor_gid)
+
+
+def set_csv_memberships(db, rows, settings, etc_files):
+    """Replace the CSV's course memberships by those `rows` give (LTI ones are kept)."""
+    teachers = {account.login for account in rows if account.teacher}
+    pairs = []
+    for login, course_list in accounts.courses_of(rows).items():
+        role = INSTRUCTOR if login in teachers else STUDENT
+        pairs += [(login, course, role) for course in course_list]
+    for course in sorted({course for _, course, _ in pairs}):
+        ensure_course(db, course, etc_files, settings)
+    registry.set_memberships(db, "csv", pairs)
+
+
+def groups(db):
+    """The Linux groups of every course, with their members."""
+    members = {}
+    for membership in registry.memberships(db):
+        members.setdefault(membership["course"], []).append(membership)
+    result = []
+    for course, row in registry.courses(db).items():
+        everyone = [m["login"] for m in members.get(course, [])]
+        instructors = [m["login"] for m in members.get(course, []) if m["role"] == INSTRUCTOR]
+        result.append(system.Group(STUDENT_GROUP.format(course), row["student_gid"], everyone))
+        result.append(system.Group(INSTRUCTOR_GROUP.format(course), row["instructor_gid"], instructors))
+    return result
+
+
+def course_sizes(db):
+    sizes = {course: [0, 0] for course in registry.courses(db)}
+    for membership in registry.memberships(db):
+        sizes[membership["course"]][membership["role"] == STUDENT] += 1
+    return {course: tuple(size) for course, size in sizes.items()}
+
+
+def course_dir(settings, course):
+    return os.path.join(settings.courses_root, course)
+
+
+def _ensure_dir(path, gid, mode):
+    os.makedirs(path, exist_ok=True)
+    stat = os.stat(path)
+    if (stat.st_uid, stat.st_gid) != (0, gid):
+        os.chown(path, 0, gid)
+    if stat.st_mode & 0o7777 != mode:
+        os.chmod(path, mode)
+
+
+def ensure_course_dirs(db, settings):
+    """Course directory (instructors only, setgid) and exchange folder for every course.
+
+    The exchange root is 1777 (nbgrader wants it world-writable; the sticky bit stops one user
+    renaming another's folders). Each course's exchange folder is made here, owned by its
+    instructor group, so no student can create it first and own the course."""
+    _ensure_dir(settings.courses_root, 0, 0o755)
+    _ensure_dir(settings.exchange_root, 0, 0o1777)
+    for course, row in registry.courses(db).items():
+        _ensure_dir(course_dir(settings, course), row["instructor_gid"], 0o2770)
+        _ensure_dir(os.path.join(settings.exchange_root, course), row["instructor_gid"], 0o2775)

@@ -1,0 +1,109 @@
+"""Every setting an admin may change: one environment variable each, read here and nowhere else.
+
+`hubsetup settings` prints this table; README.md's table is generated from it.
+"""
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+    kind: type = str
+
+
+SETTINGS = {
+    "accounts_file": Setting(
+        "ACCOUNTS_FILE", "/srv/jupyterhub/private/accounts.csv",
+        "The accounts file inside the container (compose mounts ./accounts.csv here, read-only).",
+    ),
+    "state_dir": Setting(
+        "HUB_STATE_DIR", "/srv/jupyterhub/state",
+        "Hub state kept across container re-creation: hub database, generated secrets, the "
+        "account registry, LTI launch records. A volume of its own.",
+    ),
+    "home_root": Setting("HOME_ROOT", "/home", "Where user homes live (the jh_home volume)."),
+    "exchange_root": Setting(
+        "NBGRADER_EXCHANGE", "/srv/nbgrader/exchange",
+        "nbgrader exchange (the jh_exchange volume).",
+    ),
+    "courses_root": Setting(
+        "NBGRADER_COURSES", "/srv/nbgrader/courses",
+        "nbgrader course directories and gradebooks, one per course (the jh_courses volume).",
+    ),
+    "password_hash": Setting(
+        "PASSWORD_HASH", "sha512",
+        "How plaintext passwords from accounts.csv are hashed: sha512, yescrypt (slower, "
+        "stronger), sha256 or bcrypt.",
+    ),
+    "first_uid": Setting(
+        "FIRST_UID", "2000",
+        "Lowest UID/GID given to hub users and course groups; existing homes keep their UID.",
+        int,
+    ),
+    "admin_users": Setting(
+        "ADMIN_USERS", "",
+        "Space-separated logins that are JupyterHub admins (they can see and stop all servers).",
+    ),
+    "idle_timeout": Setting(
+        "IDLE_TIMEOUT", "3600",
+        "Seconds of inactivity after which a user's server is stopped (0 turns the culler off).",
+        int,
+    ),
+    "spawn_limit": Setting(
+        "CONCURRENT_SPAWN_LIMIT", "100",
+        "How many servers may be starting at once.", int,
+    ),
+    "start_timeout": Setting(
+        "START_TIMEOUT", "120",
+        "Seconds a user's server may take to start before the attempt is abandoned.", int,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts_file: str
+    state_dir: str
+    home_root: str
+    exchange_root: str
+    courses_root: str
+    password_hash: str
+    first_uid: int
+    admin_users: str
+    idle_timeout: int
+    spawn_limit: int
+    start_timeout: int
+
+    @classmethod
+    def from_env(cls, env=None, **overrides):
+        env = os.environ if env is None else env
+        values = {}
+        for name, setting in SETTINGS.items():
+            raw = env.get(setting.env, setting.default)
+            try:
+                values[name] = setting.kind(raw)
+            except ValueError:
+                raise SystemExit(
+                    f"setting {setting.env}={raw!r} must be a {setting.kind.__name__}"
+                )
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def admins(self):
+        return set(self.admin_users.split())
+
+    @property
+    def registry_path(self):
+        return os.path.join(self.state_dir, "registry.sqlite")
+
+
+def markdown_table():
+    rows = ["| Variable | Default | What it does |", "|---|---|---|"]
+    for setting in SETTINGS.values():
+        rows.append(f"| `{setting.env}` | `{setting.default}` | {setting.help} |")
+    return "\n".join(rows)

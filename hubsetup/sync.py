@@ -1,0 +1,178 @@
+"""`hubsetup accounts sync`: make the system's users match accounts.csv and the registry.
+
+Order matters: validate the whole file, plan every change in the registry, hash new passwords
+in one batch, then project the registry onto /etc (one write) and the homes. A no-op sync
+reads, compares, and writes nothing.
+"""
+
+import hashlib
+import hmac
+import logging
+import os
+from dataclasses import dataclass, field
+
+from . import accounts as accounts_file
+from . import courses, passwords, registry, system
+from .ids import allocate_ids, used_ids
+from .keys import ensure_secret
+
+log = logging.getLogger(__name__)
+
+DIGEST_KEY_FILE = "password-digest.key"
+
+
+@dataclass
+class SyncReport:
+    added: list = field(default_factory=list)
+    password_changed: list = field(default_factory=list)
+    locked: list = field(default_factory=list)
+    unlocked: list = field(default_factory=list)
+    unchanged: int = 0
+    homes_created: list = field(default_factory=list)
+    files_written: list = field(default_factory=list)
+    courses: dict = field(default_factory=dict)  # course: (instructors, students)
+    dry_run: bool = False
+
+    def summary(self):
+        def names(logins, most=10):
+            shown = ", ".join(logins[:most]) + (", ..." if len(logins) > most else "")
+            return f" ({shown})" if logins else ""
+
+        lines = [
+            ("accounts sync (dry run, nothing changed)" if self.dry_run else "accounts sync")
+            + f": {len(self.added)} added{names(self.added)},"
+            f" {len(self.password_changed)} password changed{names(self.password_changed)},"
+            f" {len(self.locked)} locked{names(self.locked)},"
+            f" {len(self.unlocked)} unlocked{names(self.unlocked)}, {self.unchanged} unchanged"
+        ]
+        if self.homes_created:
+            lines.append(f"homes created: {len(self.homes_created)}{names(self.homes_created)}")
+        for course, (instructors, students) in sorted(self.courses.items()):
+            lines.append(f"course {course}: {instructors} instructor(s), {students} student(s)")
+        lines.append("files written: " + (", ".join(self.files_written) or "none"))
+        return "\n".join(lines)
+
+
+class _DryRun(Exception):
+    pass
+
+
+def password_digest(key, password):
+    """A keyed digest to tell whether a CSV password changed without re-hashing it.
+
+    Re-hashing every plaintext with a slow crypt costs seconds per thousand rows; the key lives
+    in the hub-state volume beside the registry, which already holds the shadow hashes."""
+    return hmac.new(key.encode(), password.encode(), hashlib.sha256).hexdigest()
+
+
+def new_user_ids(logins, settings, used):
+    """UIDs for new users: an existing home keeps the UID that owns it."""
+    uids, missing = {}, []
+    for login in logins:
+        owner = system.home_owner(os.path.join(settings.home_root, login))
+        if owner is not None and owner >= settings.first_uid and owner not in used - {owner}:
+            uids[login] = owner
+        else:
+            missing.append(login)
+    taken = used | set(uids.values())
+    uids.update(zip(missing, allocate_ids(taken, settings.first_uid, len(missing))))
+    return uids
+
+
+def _plan_csv_users(rows, known, etc_files, key, report):
+    """Registry rows to save for accounts.csv; plaintext passwords still to hash are returned
+    apart, so that they can be hashed in one batch."""
+    changes, to_hash = {}, {}
+    for account in rows:
+        digest = password_digest(key, account.password)
+        existing = known.get(account.login)
+        row = dict(existing or {}, login=account.login, origin="csv", active=1, password_digest=digest)
+        if existing is None:
+            report.added.append(account.login)
+        elif not existing["active"]:
+            report.unlocked.append(account.login)
+        new_password = existing is None or existing["password_digest"] != digest
+        if new_password and existing is not None:
+            report.password_changed.append(account.login)
+        if new_password and account.password_is_hash:
+            row["password_hash"] = account.password
+        elif new_password:
+            to_hash[account.login] = account.password
+        else:
+            _capture_own_password(row, etc_files)
+        if existing is not None and existing["active"] and not new_password:
+            report.unchanged += 1
+        if row != existing:
+            changes[account.login] = row
+    return changes, to_hash
+
+
+def _capture_own_password(row, etc_files):
+    """Keep a password the user set themselves (passwd in a terminal) across re-creation."""
+    current = etc_files.shadow_hash(row["login"])
+    if current and not current.startswith(system.LOCK_PREFIX):
+        row["password_hash"] = current
+
+
+def _lti_conflicts(rows, known):
+    return [
+        f"line {account.line}: login {account.login!r} already belongs to an LTI user"
+        for account in rows
+        if account.login in known and known[account.login]["origin"] != "csv"
+    ]
+
+
+def sync_accounts(settings, dry_run=False, etc="/etc"):
+    """Apply accounts.csv; returns a SyncReport. Raises AccountsError before changing anything."""
+    report = SyncReport(dry_run=dry_run)
+    key = ensure_secret(settings.state_dir, DIGEST_KEY_FILE)
+    etc_files = system.EtcFiles(etc)
+    try:
+        with registry.connect(settings.registry_path) as db:
+            known = registry.users(db)
+            rows = accounts_file.load(settings.accounts_file, etc_files.system_logins(known))
+            conflicts = _lti_conflicts(rows, known)
+            if conflicts:
+                raise accounts_file.AccountsError(settings.accounts_file, conflicts)
+            changes, to_hash = _plan_csv_users(rows, known, etc_files, key, report)
+            hashes = passwords.hash_many(list(to_hash.values()), settings.password_hash)
+            for login, password_hash in zip(to_hash, hashes):
+                changes[login]["password_hash"] = password_hash
+            uids = new_user_ids(report.added, settings, used_ids(etc_files, db, settings.home_root))
+            for login, uid in uids.items():
+                changes[login]["uid"] = uid
+            in_csv = {account.login for account in rows}
+            for login, user in known.items():
+                if user["origin"] == "csv" and user["active"] and login not in in_csv:
+                    report.locked.append(login)
+                    changes[login] = dict(user, active=0)
+            for row in changes.values():
+                registry.save_user(db, row)
+            courses.set_csv_memberships(db, rows, settings, etc_files)
+            if dry_run:
+                report.courses = courses.course_sizes(db)
+                raise _DryRun
+            apply_registry(db, settings, etc_files, report)
+    except _DryRun:
+        pass
+    return report
+
+
+def apply_registry(db, settings, etc_files, report):
+    """Project the registry onto /etc, the homes and the course directories."""
+    users = registry.users(db)
+    for user in users.values():
+        password_hash = user["password_hash"] if user["active"] else system.locked(user["password_hash"])
+        etc_files.set_user(system.User(user["login"], user["uid"], password_hash, home_of(settings, user["login"])))
+    for group in courses.groups(db):
+        etc_files.set_group(group)
+    report.files_written = etc_files.write()
+    for user in users.values():
+        if system.ensure_home(system.User(user["login"], user["uid"], "", home_of(settings, user["login"]))):
+            report.homes_created.append(user["login"])
+    courses.ensure_course_dirs(db, settings)
+    report.courses = courses.course_sizes(db)
+
+
+def home_of(settings, login):
+    return os.path.join(settings.home_root, login)

@@ -1,0 +1,174 @@
+"""The system's user database (/etc/passwd, shadow, group, gshadow), edited in one batch.
+
+Per-user `useradd` + `chpasswd` costs grow with the size of /etc/passwd, so syncing thousands of
+accounts that way is quadratic. Like systemd-sysusers, we rewrite the files once, under the
+same lock the shadow tools take (lckpwdf), each file replaced atomically. Entries we do not
+manage (the image's system accounts) are kept byte for byte.
+"""
+
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+ETC_FILES = {"passwd": 0o644, "group": 0o644, "shadow": 0o640, "gshadow": 0o640}
+LOGIN_SHELL = "/bin/bash"
+SYSTEM_UID_MAX = 999
+LOCK_PREFIX = "!"
+NO_PASSWORD = "!"
+
+
+@dataclass
+class User:
+    login: str
+    uid: int
+    password_hash: str  # the shadow field: a crypt hash, or starts with "!" when locked
+    home: str
+
+
+@dataclass
+class Group:
+    name: str
+    gid: int
+    members: list
+
+
+def locked(password_hash):
+    return password_hash if password_hash.startswith(LOCK_PREFIX) else LOCK_PREFIX + password_hash
+
+
+def unlocked(password_hash):
+    return password_hash[len(LOCK_PREFIX):] if password_hash.startswith(LOCK_PREFIX) else password_hash
+
+
+@contextlib.contextmanager
+def _password_lock():
+    """The lock passwd/useradd/chpasswd take, so none of them writes while we do."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.lckpwdf() != 0:
+        raise OSError(ctypes.get_errno(), "cannot lock the password files (lckpwdf)")
+    try:
+        yield
+    finally:
+        libc.ulckpwdf()
+
+
+class EtcFiles:
+    """The four files as ordered {name: fields} tables, read once and written once."""
+
+    def __init__(self, etc="/etc"):
+        self.etc = etc
+        self.tables = {name: self._read(name) for name in ETC_FILES}
+        self._original = {name: dict(table) for name, table in self.tables.items()}
+
+    def _read(self, name):
+        table = {}
+        path = os.path.join(self.etc, name)
+        if not os.path.exists(path):
+            return table
+        with open(path) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if line:
+                    fields = line.split(":")
+                    table[fields[0]] = fields
+        return table
+
+    def user_ids(self):
+        return {int(fields[2]) for fields in self.tables["passwd"].values()}
+
+    def group_ids(self):
+        return {int(fields[2]) for fields in self.tables["group"].values()}
+
+    def system_logins(self, managed):
+        """Logins that belong to the image, not to the hub (root, daemons, ...)."""
+        return {login for login in self.tables["passwd"] if login not in managed}
+
+    def shadow_hash(self, login):
+        fields = self.tables["shadow"].get(login)
+        return fields[1] if fields else None
+
+    def set_user(self, user):
+        home_group = self.tables["group"].get(user.login)
+        members = home_group[3] if home_group else ""
+        self.tables["passwd"][user.login] = [
+            user.login, "x", str(user.uid), str(user.uid), "", user.home, LOGIN_SHELL
+        ]
+        self.tables["group"][user.login] = [user.login, "x", str(user.uid), members]
+        self.tables["gshadow"][user.login] = [user.login, "!", "", members]
+        old = self.tables["shadow"].get(user.login)
+        if old and old[1] == user.password_hash:
+            return
+        today = str(int(time.time() // 86400))
+        self.tables["shadow"][user.login] = [user.login, user.password_hash, today, "0", "99999", "7", "", "", ""]
+
+    def set_group(self, group):
+        members = ",".join(sorted(group.members))
+        self.tables["group"][group.name] = [group.name, "x", str(group.gid), members]
+        self.tables["gshadow"][group.name] = [group.name, "!", "", members]
+
+    def changed(self):
+        return [name for name in ETC_FILES if self.tables[name] != self._original[name]]
+
+    def write(self):
+        """Write the files that changed; returns their names."""
+        names = self.changed()
+        if not names:
+            return names
+        with _password_lock():
+            for name in names:
+                self._replace(name)
+        self._original = {name: dict(table) for name, table in self.tables.items()}
+        return names
+
+    def _replace(self, name):
+        path = os.path.join(self.etc, name)
+        stat = os.stat(path) if os.path.exists(path) else None
+        # Keep a "-" backup like the shadow tools do, for an admin who needs to look back.
+        if stat:
+            shutil.copy2(path, path + "-")
+        fd, tmp = tempfile.mkstemp(dir=self.etc, prefix=f".{name}.")
+        with os.fdopen(fd, "w") as f:
+            f.writelines(":".join(fields) + "\n" for fields in self.tables[name].values())
+        if stat:
+            os.chown(tmp, stat.st_uid, stat.st_gid)
+            os.chmod(tmp, stat.st_mode & 0o7777)
+        else:
+            os.chmod(tmp, ETC_FILES[name])
+        os.replace(tmp, path)
+
+
+def ensure_home(user, skel="/etc/skel"):
+    """Create the home (0700, from /etc/skel) if missing; fix owner and mode if not.
+
+    Returns True when the home was created."""
+    if os.path.isdir(user.home):
+        stat = os.stat(user.home)
+        if (stat.st_uid, stat.st_gid) != (user.uid, user.uid):
+            os.chown(user.home, user.uid, user.uid)
+        if stat.st_mode & 0o777 != 0o700:
+            os.chmod(user.home, 0o700)
+        return False
+    if os.path.isdir(skel):
+        shutil.copytree(skel, user.home, symlinks=True)
+    else:
+        os.mkdir(user.home)
+    for root, dirs, files in os.walk(user.home):
+        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+            os.lchown(name, user.uid, user.uid)
+    os.chmod(user.home, 0o700)
+    return True
+
+
+def home_owner(home):
+    """The UID owning an existing home, or None: a home's owner is who the user was."""
+    try:
+        return os.stat(home).st_uid
+    except FileNotFoundError:
+        return None
