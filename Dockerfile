@@ -14,11 +14,13 @@ FROM ${BASE_IMAGE}
 ENV LANG=C.UTF-8 \
     PATH=/opt/venv/bin:/opt/proxy/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_NO_CACHE_DIR=1
-# login: the PAM stack for the password form; nodejs: the proxy's runtime. node is diverted
-# into /opt/proxy/bin so that user servers (whose PATH lacks it) do not start node at launch.
+# login: the PAM stack for the password form; nodejs: the proxy's runtime. `node` is diverted
+# into /opt/proxy/bin: JupyterLab runs node at every start when it finds it on the PATH, and
+# user servers' PATH lacks /opt/proxy/bin.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       python3 python3-venv login libpam-modules nodejs ca-certificates tini git less nano \
+ && mkdir -p /opt/proxy/bin \
  && dpkg-divert --local --rename --divert /opt/proxy/bin/node /usr/bin/node \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=proxy /opt/proxy/lib /opt/proxy/lib

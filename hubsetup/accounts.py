@@ -17,7 +17,7 @@ LOGIN_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]*$")
 COURSE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 MAX_COURSE_LENGTH = 40
 HEADER_FIRST_FIELDS = {"login", "username", "user", "name"}
-TEACHER_FLAGS = {"1": True, "teacher": True, "0": False, "": False, "student": False}
+TEACHER_FLAGS = {"1": True, "0": False, "": False}
 # Names that are never a person, whatever the system's passwd says.
 RESERVED_LOGINS = {"root", "admin", "jupyterhub", "hub", "nobody", "daemon", "service"}
 
@@ -116,11 +116,14 @@ def parse(text, path="accounts.csv", system_logins=frozenset()):
     """All accounts of `text`, or AccountsError naming every bad line."""
     accounts, problems, first_line = [], [], {}
     rows = csv.reader(io.StringIO(text), delimiter=";")
-    for index, fields in enumerate(rows):
+    seen_data = False
+    for fields in rows:
         line = rows.line_num
         if not fields or not "".join(fields).strip() or fields[0].lstrip().startswith("#"):
             continue
-        if index == 0 and fields[0].strip().lower() in HEADER_FIRST_FIELDS:
+        is_header = not seen_data and fields[0].strip().lower() in HEADER_FIRST_FIELDS
+        seen_data = True
+        if is_header:
             continue
         account, row_problems = _parse_row(fields, line, system_logins)
         problems.extend(row_problems)

@@ -28,6 +28,7 @@ def start(args, settings):
     if status:
         print("error: not starting JupyterHub until accounts.csv is fixed", file=sys.stderr)
         return status
+    sys.stdout.flush()  # exec replaces the process: unflushed output would be lost
     os.chdir(settings.state_dir)
     os.execvp("jupyterhub", ["jupyterhub", "-f", args.config, *args.jupyterhub_args])
 

@@ -30,6 +30,7 @@ def update_auth(c, settings):
     c.Authenticator.manage_groups = True
     # Login is decided by the registry (active accounts.csv rows and LTI users), not a list.
     c.Authenticator.allow_all = False
+    c.Authenticator.any_allow_config = True
 
 
 def update_spawner(c, settings):

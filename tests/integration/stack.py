@@ -1,0 +1,108 @@
+"""Drive the real compose stack: build, up, exec, logs, down, and a browser-like hub client."""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import requests
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIG_DATA = re.compile(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', re.S)
+
+
+class Stack:
+    """One compose project of the repo's docker-compose.yml, with its own accounts file."""
+
+    def __init__(self, project, port, accounts_path):
+        self.project, self.port, self.accounts_path = project, port, accounts_path
+        self.env = dict(
+            os.environ, HUB_PORT=str(port), ACCOUNTS_CSV=accounts_path, HUB_IMAGE="teaching-hub:test"
+        )
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def compose(self, *args, check=True, input=None, timeout=900):
+        command = ["docker", "compose", "-p", self.project, "-f", os.path.join(REPO, "docker-compose.yml"), *args]
+        result = subprocess.run(
+            command, env=self.env, cwd=REPO, capture_output=True, text=True, input=input, timeout=timeout
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def exec(self, *command, user=None, check=True, input=None):
+        """Run a command in the hub container (as root, or as `user` via runuser)."""
+        if user:
+            command = ("runuser", "-u", user, "--", *command)
+        return self.compose("exec", "-T", "hub", *command, check=check, input=input)
+
+    def write_accounts(self, text):
+        with open(self.accounts_path, "w") as f:
+            f.write(text)
+
+    def sync(self, check=True):
+        return self.exec("hubsetup", "accounts", "sync", check=check)
+
+    def wait_healthy(self, timeout=180):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/hub/health", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(1)
+        raise AssertionError(f"hub not healthy after {timeout}s:\n{self.logs()}")
+
+    def logs(self):
+        return self.compose("logs", "--no-color", "--tail", "300", check=False).stdout
+
+    def uid_of(self, login):
+        return int(self.exec("id", "-u", login).stdout)
+
+
+class HubClient(requests.Session):
+    """A user's browser: the login form (with its XSRF field), spawning and their server."""
+
+    def __init__(self, stack, login):
+        super().__init__()
+        self.stack, self.login = stack, login
+
+    def xsrf(self):
+        return self.cookies.get("_xsrf", path="/hub/") or self.cookies.get("_xsrf")
+
+    def log_in(self, password):
+        """True if the hub accepted the password."""
+        self.get(self.stack.url + "/hub/login")
+        response = self.post(
+            self.stack.url + "/hub/login?next=",
+            data={"username": self.login, "password": password, "_xsrf": self.xsrf()},
+            allow_redirects=False,
+        )
+        return response.status_code == 302
+
+    def start_server(self, timeout=120):
+        """Spawn (or reuse) the user's server; returns JupyterLab's page config."""
+        lab = f"{self.stack.url}/user/{self.login}/lab"
+        deadline = time.monotonic() + timeout
+        self.get(self.stack.url + f"/hub/spawn/{self.login}")
+        while time.monotonic() < deadline:
+            page = self.get(lab)
+            if page.status_code == 200 and page.url.startswith(lab):
+                return json.loads(CONFIG_DATA.search(page.text).group(1))
+            time.sleep(1)
+        raise AssertionError(f"{self.login}'s server not ready after {timeout}s:\n{self.stack.logs()}")
+
+    def server_api(self, method, path, **kwargs):
+        """Call the user's own server (after start_server), as JupyterLab does."""
+        headers = {"X-XSRFToken": self.cookies.get("_xsrf", path=f"/user/{self.login}/") or ""}
+        url = f"{self.stack.url}/user/{self.login}/{path.lstrip('/')}"
+        return self.request(method, url, headers=headers, **kwargs)
+
+    def stop_server(self):
+        url = f"{self.stack.url}/hub/api/users/{self.login}/server"
+        return self.delete(url, headers={"X-XSRFToken": self.xsrf() or "", "Referer": self.stack.url + "/hub/home"})
