@@ -18,6 +18,8 @@ COURSE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 MAX_COURSE_LENGTH = 40
 HEADER_FIRST_FIELDS = {"login", "username", "user", "name"}
 TEACHER_FLAGS = {"1": True, "0": False, "": False}
+# The sample accounts.csv's passwords: the hub warns loudly while any is still in use.
+SAMPLE_PASSWORDS = {"prof1": "wawa", "eleve1": "eleve1pw", "eleve2": "eleve2pw"}
 # Names that are never a person, whatever the system's passwd says.
 RESERVED_LOGINS = {"root", "admin", "jupyterhub", "hub", "nobody", "daemon", "service"}
 
@@ -167,3 +169,7 @@ def courses_of(accounts):
         account.login: taught.get(account.login) or account.courses or all_taught
         for account in accounts
     }
+
+
+def sample_password_logins(accounts):
+    return [a.login for a in accounts if SAMPLE_PASSWORDS.get(a.login) == a.password]

@@ -5,20 +5,37 @@ import logging
 import os
 import sys
 
+from . import lti, registry
 from . import settings as settings_module
 from .accounts import AccountsError
-from .sync import sync_accounts
+from .keys import ensure_secret
+from .sync import check_accounts, sync_accounts
 
 HUB_CONFIG = "/srv/jupyterhub/jupyterhub_config.py"
+
+
+def fail(message, status=2):
+    print(f"error: {message}", file=sys.stderr)
+    return status
 
 
 def accounts_sync(args, settings):
     try:
         report = sync_accounts(settings, dry_run=args.dry_run)
     except AccountsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     print(report.summary())
+    return 0
+
+
+def accounts_check(args, settings):
+    path = args.path or settings.accounts_file
+    try:
+        rows = check_accounts(settings, path)
+    except AccountsError as error:
+        return fail(error)
+    teachers = sum(account.teacher for account in rows)
+    print(f"{path}: {len(rows)} accounts ({teachers} teachers, {len(rows) - teachers} students), no problems")
     return 0
 
 
@@ -26,8 +43,9 @@ def start(args, settings):
     """Sync accounts, then become JupyterHub: a bad accounts.csv stops the start, loudly."""
     status = accounts_sync(argparse.Namespace(dry_run=False), settings)
     if status:
-        print("error: not starting JupyterHub until accounts.csv is fixed", file=sys.stderr)
-        return status
+        return fail("not starting JupyterHub until accounts.csv is fixed", status)
+    # Auth state (LTI launch data) is encrypted with a key kept in the state volume.
+    os.environ.setdefault("JUPYTERHUB_CRYPT_KEY", ensure_secret(settings.state_dir, "jupyterhub-crypt-key"))
     sys.stdout.flush()  # exec replaces the process: unflushed output would be lost
     os.chdir(settings.state_dir)
     os.execvp("jupyterhub", ["jupyterhub", "-f", args.config, *args.jupyterhub_args])
@@ -38,18 +56,63 @@ def show_settings(args, settings):
     return 0
 
 
+def lti_passport(args, settings):
+    """Print `id:key:secret` for edX Studio, generating a consumer on first use."""
+    consumers = lti.all_consumers(settings.state_dir, settings.lti_consumers)
+    if args.new:
+        key, secret = lti.new_consumer(settings.state_dir, args.key)
+    elif args.key:
+        if args.key not in consumers:
+            return fail(f"no LTI consumer {args.key!r}; known: {', '.join(sorted(consumers)) or 'none'}")
+        key, secret = args.key, consumers[args.key]
+    elif consumers:
+        key = settings.lti_key or sorted(consumers)[0]
+        secret = consumers[key]
+    else:
+        key, secret = lti.new_consumer(settings.state_dir)
+    try:
+        print(lti.passport(args.id, key, secret))
+    except ValueError as error:
+        return fail(error)
+    return 0
+
+
+def lti_link(args, settings):
+    """Let launches of one LMS user log in as an existing account (e.g. a teacher's)."""
+    with registry.connect(settings.registry_path) as db:
+        if args.login not in registry.users(db):
+            return fail(f"{args.login!r} is not a hub account (run accounts sync first?)")
+        registry.link_lti_identity(db, args.consumer, args.lti_user, args.login)
+    print(f"launches from {args.consumer!r} for {args.lti_user!r} now log in as {args.login!r}")
+    return 0
+
+
 def parser():
     top = argparse.ArgumentParser(prog="hubsetup", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
 
     accounts = commands.add_parser("accounts", help="manage the accounts from accounts.csv")
     accounts_commands = accounts.add_subparsers(dest="action", required=True)
-    sync = accounts_commands.add_parser(
-        "sync", help="create, update and lock users to match accounts.csv"
-    )
+    sync = accounts_commands.add_parser("sync", help="create, update and lock users to match accounts.csv")
     sync.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     sync.add_argument("--file", help="accounts file (default: $ACCOUNTS_FILE)")
     sync.set_defaults(func=accounts_sync)
+    check = accounts_commands.add_parser("check", help="validate an accounts file, change nothing")
+    check.add_argument("path", nargs="?", help="accounts file (default: $ACCOUNTS_FILE)")
+    check.set_defaults(func=accounts_check)
+
+    lti_parser = commands.add_parser("lti", help="LTI 1.1 consumers (edX, Moodle, Canvas, ...)")
+    lti_commands = lti_parser.add_subparsers(dest="action", required=True)
+    passport = lti_commands.add_parser("passport", help="print the LTI passport for edX Studio")
+    passport.add_argument("--id", default="jupyter01", help="the LTI ID used in edX components")
+    passport.add_argument("--key", help="the consumer key to show (or to create, with --new)")
+    passport.add_argument("--new", action="store_true", help="create another consumer")
+    passport.set_defaults(func=lti_passport)
+    link = lti_commands.add_parser("link", help="let an LMS user log in as an existing account")
+    link.add_argument("--consumer", required=True, help="consumer key the LMS signs with")
+    link.add_argument("--lti-user", required=True, help="the launch's user value (edX username or user_id)")
+    link.add_argument("login", help="the hub account to log in as")
+    link.set_defaults(func=lti_link)
 
     run = commands.add_parser("start", help="sync accounts, then run JupyterHub (the container's command)")
     run.add_argument("--config", default=HUB_CONFIG)

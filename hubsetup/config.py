@@ -25,12 +25,17 @@ def update_hub(c, settings):
 
 def update_auth(c, settings):
     c.JupyterHub.authenticator_class = "hubsetup.auth.HubAuthenticator"
-    c.HubAuthenticator.registry_path = settings.registry_path
     c.Authenticator.admin_users = settings.admins
     c.Authenticator.manage_groups = True
     # Login is decided by the registry (active accounts.csv rows and LTI users), not a list.
     c.Authenticator.allow_all = False
     c.Authenticator.any_allow_config = True
+    # Launch data (course, roles, outcome service) kept per user, encrypted with the key that
+    # `hubsetup start` keeps in the state volume.
+    c.Authenticator.enable_auth_state = True
+    c.LTI11Authenticator.username_key = settings.lti_username_key
+    c.LTI11Authenticator.uri_scheme = settings.lti_uri_scheme
+    c.LTI11Authenticator.config_title = "Teaching hub"
 
 
 def update_spawner(c, settings):

@@ -16,6 +16,10 @@ INSTRUCTOR_GROUP = "formgrade-{}"
 INSTRUCTOR, STUDENT = "instructor", "student"
 
 
+def is_course_group(name):
+    return name.startswith(("nbgrader-", "formgrade-"))
+
+
 def ensure_course(db, course, etc_files, settings):
     """Register `course` with two fresh group ids if it is new."""
     if course in registry.courses(db):

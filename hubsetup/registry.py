@@ -29,25 +29,51 @@ CREATE TABLE IF NOT EXISTS memberships (
     origin TEXT NOT NULL,              -- 'csv' or 'lti': a CSV sync only rewrites its own
     PRIMARY KEY (login, course)
 );
+CREATE TABLE IF NOT EXISTS lti_identities (
+    consumer_key TEXT NOT NULL,
+    lti_user TEXT NOT NULL,            -- the launch's user value (edX username or anonymous id)
+    login TEXT NOT NULL REFERENCES users(login),
+    PRIMARY KEY (consumer_key, lti_user)
+);
+CREATE TABLE IF NOT EXISTS launches (
+    login TEXT NOT NULL,
+    course TEXT NOT NULL,
+    assignment TEXT NOT NULL,          -- '' when the launch names no assignment
+    consumer_key TEXT NOT NULL,
+    resource_link_id TEXT NOT NULL,
+    outcome_service_url TEXT NOT NULL DEFAULT '',
+    result_sourcedid TEXT NOT NULL DEFAULT '',
+    launched_at REAL NOT NULL,
+    PRIMARY KEY (login, course, assignment)
+);
 """
 
 
 @contextlib.contextmanager
-def connect(path):
-    """A connection in one transaction: committed on success, rolled back on error."""
+def connect(path, write=True):
+    """A connection in one transaction: committed on success, rolled back on error.
+
+    A writing transaction takes the database's write lock at once (BEGIN IMMEDIATE): the
+    hub creating an LTI user and an admin's `accounts sync` then run one after the other, and
+    neither can hand out an id the other has just taken."""
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     os.chmod(directory, 0o700)
     new = not os.path.exists(path)
-    db = sqlite3.connect(path, timeout=30)
+    db = sqlite3.connect(path, timeout=60, isolation_level=None)
     db.row_factory = sqlite3.Row
     try:
         if new:
             os.chmod(path, 0o600)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
-        with db:
+            db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)  # also adds the tables a newer version brings
+        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
             yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
     finally:
         db.close()
 
@@ -102,8 +128,43 @@ def set_memberships(db, origin, pairs):
 
 
 def add_membership(db, login, course, role, origin):
+    """Join a course; an LTI launch never demotes an instructor that accounts.csv made."""
     db.execute(
         "INSERT INTO memberships (login, course, role, origin) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT(login, course) DO UPDATE SET role = excluded.role",
+        " ON CONFLICT(login, course) DO UPDATE SET role = CASE"
+        " WHEN memberships.origin = 'csv' AND memberships.role = 'instructor' THEN 'instructor'"
+        " ELSE excluded.role END",
         (login, course, role, origin),
     )
+
+
+def lti_login(db, consumer_key, lti_user):
+    row = db.execute(
+        "SELECT login FROM lti_identities WHERE consumer_key = ? AND lti_user = ?",
+        (consumer_key, lti_user),
+    ).fetchone()
+    return row["login"] if row else None
+
+
+def link_lti_identity(db, consumer_key, lti_user, login):
+    db.execute(
+        "INSERT OR REPLACE INTO lti_identities (consumer_key, lti_user, login) VALUES (?, ?, ?)",
+        (consumer_key, lti_user, login),
+    )
+
+
+def record_launch(db, launch):
+    """Keep the newest launch per (login, course, assignment): where to send its grade."""
+    db.execute(
+        "INSERT OR REPLACE INTO launches (login, course, assignment, consumer_key, resource_link_id,"
+        " outcome_service_url, result_sourcedid, launched_at) VALUES (:login, :course, :assignment,"
+        " :consumer_key, :resource_link_id, :outcome_service_url, :result_sourcedid, :launched_at)",
+        launch,
+    )
+
+
+def launches(db, course, assignment):
+    rows = db.execute(
+        "SELECT * FROM launches WHERE course = ? AND assignment = ? ORDER BY login", (course, assignment)
+    )
+    return [dict(row) for row in rows]

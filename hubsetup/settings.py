@@ -61,6 +61,22 @@ SETTINGS = {
         "START_TIMEOUT", "120",
         "Seconds a user's server may take to start before the attempt is abandoned.", int,
     ),
+    "lti_key": Setting(
+        "LTI_KEY", "",
+        "LTI consumer key an LMS signs launches with (with LTI_SECRET). When unset, "
+        "`hubsetup lti passport` generates a key and secret once and keeps them in the state volume.",
+    ),
+    "lti_secret": Setting("LTI_SECRET", "", "The secret that goes with LTI_KEY."),
+    "lti_username_key": Setting(
+        "LTI_USERNAME_KEY", "lis_person_sourcedid",
+        "Launch field that names the user (edX sends lis_person_sourcedid, the edX username, when "
+        "\"Request user's username\" is on); the anonymous user_id is used when it is absent.",
+    ),
+    "lti_uri_scheme": Setting(
+        "LTI_URI_SCHEME", "auto",
+        "Scheme of the launch URL the LMS signed: auto (from X-Forwarded-Proto), https or http. "
+        "Set https behind a TLS proxy that does not send X-Forwarded-Proto.",
+    ),
 }
 
 
@@ -77,6 +93,10 @@ class Settings:
     idle_timeout: int
     spawn_limit: int
     start_timeout: int
+    lti_key: str
+    lti_secret: str
+    lti_username_key: str
+    lti_uri_scheme: str
 
     @classmethod
     def from_env(cls, env=None, **overrides):
@@ -96,6 +116,13 @@ class Settings:
     @property
     def admins(self):
         return set(self.admin_users.split())
+
+    @property
+    def lti_consumers(self):
+        """The consumer configured in the environment, as {key: secret}."""
+        if bool(self.lti_key) != bool(self.lti_secret):
+            raise SystemExit("LTI_KEY and LTI_SECRET must be set together")
+        return {self.lti_key: self.lti_secret} if self.lti_key else {}
 
     @property
     def registry_path(self):

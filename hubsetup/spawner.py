@@ -40,7 +40,7 @@ class HubSpawner(LocalProcessSpawner):
 
         Instructors get the course tools for their first course; students get the assignment
         list. The course list and groups come from the registry at every start."""
-        with registry.connect(self.registry_path) as db:
+        with registry.connect(self.registry_path, write=False) as db:
             roles = registry.roles_of(db, self.user.name)
         taught = sorted(course for course, role in roles.items() if role == courses.INSTRUCTOR)
         role = courses.INSTRUCTOR if taught else courses.STUDENT

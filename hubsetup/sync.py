@@ -31,6 +31,7 @@ class SyncReport:
     homes_created: list = field(default_factory=list)
     files_written: list = field(default_factory=list)
     courses: dict = field(default_factory=dict)  # course: (instructors, students)
+    sample_passwords: list = field(default_factory=list)
     dry_run: bool = False
 
     def summary(self):
@@ -50,6 +51,11 @@ class SyncReport:
         for course, (instructors, students) in sorted(self.courses.items()):
             lines.append(f"course {course}: {instructors} instructor(s), {students} student(s)")
         lines.append("files written: " + (", ".join(self.files_written) or "none"))
+        if self.sample_passwords:
+            lines.append(
+                "WARNING: the sample passwords are still in use for " + ", ".join(self.sample_passwords)
+                + ": anyone who has read the README can log in as them. Change them in accounts.csv."
+            )
         return "\n".join(lines)
 
 
@@ -126,11 +132,12 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
     """Apply accounts.csv; returns a SyncReport. Raises AccountsError before changing anything."""
     report = SyncReport(dry_run=dry_run)
     key = ensure_secret(settings.state_dir, DIGEST_KEY_FILE)
-    etc_files = system.EtcFiles(etc)
     try:
         with registry.connect(settings.registry_path) as db:
+            etc_files = system.EtcFiles(etc)  # read under the registry's write lock
             known = registry.users(db)
             rows = accounts_file.load(settings.accounts_file, etc_files.system_logins(known))
+            report.sample_passwords = accounts_file.sample_password_logins(rows)
             conflicts = _lti_conflicts(rows, known)
             if conflicts:
                 raise accounts_file.AccountsError(settings.accounts_file, conflicts)
@@ -149,29 +156,48 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
             for row in changes.values():
                 registry.save_user(db, row)
             courses.set_csv_memberships(db, rows, settings, etc_files)
+            report.courses = courses.course_sizes(db)
             if dry_run:
-                report.courses = courses.course_sizes(db)
                 raise _DryRun
-            apply_registry(db, settings, etc_files, report)
+            report.files_written, report.homes_created = apply_registry(db, settings, etc_files)
     except _DryRun:
         pass
     return report
 
 
-def apply_registry(db, settings, etc_files, report):
-    """Project the registry onto /etc, the homes and the course directories."""
+def check_accounts(settings, path, etc="/etc"):
+    """Validate an accounts file as a sync would, changing nothing; returns its accounts."""
+    known = {}
+    if os.path.exists(settings.registry_path):
+        with registry.connect(settings.registry_path, write=False) as db:
+            known = registry.users(db)
+    rows = accounts_file.load(path, system.EtcFiles(etc).system_logins(known))
+    conflicts = _lti_conflicts(rows, known)
+    if conflicts:
+        raise accounts_file.AccountsError(path, conflicts)
+    return rows
+
+
+def apply_registry(db, settings, etc_files, logins=None):
+    """Project the registry onto /etc, the homes and the course directories.
+
+    `logins` limits the users (and homes) looked at, for a single LTI user; course groups are
+    always written whole. Returns (files written, homes created)."""
     users = registry.users(db)
-    for user in users.values():
+    chosen = [users[login] for login in logins] if logins is not None else list(users.values())
+    for user in chosen:
         password_hash = user["password_hash"] if user["active"] else system.locked(user["password_hash"])
         etc_files.set_user(system.User(user["login"], user["uid"], password_hash, home_of(settings, user["login"])))
     for group in courses.groups(db):
         etc_files.set_group(group)
-    report.files_written = etc_files.write()
-    for user in users.values():
-        if system.ensure_home(system.User(user["login"], user["uid"], "", home_of(settings, user["login"]))):
-            report.homes_created.append(user["login"])
+    written = etc_files.write()
+    created = [
+        user["login"]
+        for user in chosen
+        if system.ensure_home(system.User(user["login"], user["uid"], "", home_of(settings, user["login"])))
+    ]
     courses.ensure_course_dirs(db, settings)
-    report.courses = courses.course_sizes(db)
+    return written, created
 
 
 def home_of(settings, login):

@@ -64,6 +64,16 @@ class Stack:
     def uid_of(self, login):
         return int(self.exec("id", "-u", login).stdout)
 
+    def groups_of(self, login):
+        return set(self.exec("id", "-nG", login).stdout.split())
+
+    def system_snapshot(self):
+        """Users, homes, courses and registry rows: what a refused launch must leave alone."""
+        return self.exec("sh", "-c", "cat /etc/passwd /etc/group; ls -A /home /srv/nbgrader/courses "
+                         "/srv/nbgrader/exchange; python3 -c \"import sqlite3; db = sqlite3.connect("
+                         "'/srv/jupyterhub/state/registry.sqlite'); print([db.execute('SELECT count(*) FROM ' + t)"
+                         ".fetchone() for t in ('users', 'memberships', 'courses', 'lti_identities', 'launches')])\"").stdout
+
 
 class HubClient(requests.Session):
     """A user's browser: the login form (with its XSRF field), spawning and their server."""
@@ -87,15 +97,24 @@ class HubClient(requests.Session):
 
     def start_server(self, timeout=120):
         """Spawn (or reuse) the user's server; returns JupyterLab's page config."""
-        lab = f"{self.stack.url}/user/{self.login}/lab"
-        deadline = time.monotonic() + timeout
         self.get(self.stack.url + f"/hub/spawn/{self.login}")
+        page = self.wait_for_page(f"/user/{self.login}/lab", timeout=timeout)
+        return json.loads(CONFIG_DATA.search(page.text).group(1))
+
+    def wait_for_page(self, path, start=None, timeout=120):
+        """GET `start` (default `path`) until the redirects end on `path` with a 200: the hub
+        answers with its spawn-pending page while the server starts."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            page = self.get(lab)
-            if page.status_code == 200 and page.url.startswith(lab):
-                return json.loads(CONFIG_DATA.search(page.text).group(1))
+            page = self.get(self.stack.url + (start or path))
+            if page.status_code == 200 and page.url.startswith(self.stack.url + path):
+                return page
             time.sleep(1)
-        raise AssertionError(f"{self.login}'s server not ready after {timeout}s:\n{self.stack.logs()}")
+        raise AssertionError(f"{path} not ready after {timeout}s (last: {page.status_code} {page.url})")
+
+    def launch(self, params):
+        """POST an LTI launch form, as the LMS page in the browser does."""
+        return self.post(self.stack.url + "/hub/lti/launch", data=params, allow_redirects=False)
 
     def server_api(self, method, path, **kwargs):
         """Call the user's own server (after start_server), as JupyterLab does."""

@@ -1,0 +1,64 @@
+"""What a verified LTI launch does: find or create the user, join the course, record the launch.
+
+Runs in one registry write transaction, so concurrent launches and an admin's sync cannot hand
+out the same login or UID twice, and a launch that fails part-way leaves nothing behind.
+"""
+
+import time
+from dataclasses import dataclass
+
+from . import courses, lti, registry, system
+from .ids import allocate_ids, used_ids
+from .sync import apply_registry
+
+
+@dataclass
+class Launch:
+    consumer_key: str
+    lti_user: str        # the value identifying the person (edX username or anonymous id)
+    course: str
+    instructor: bool
+    resource_link_id: str
+    assignment: str = ""
+    outcome_service_url: str = ""
+    result_sourcedid: str = ""
+
+
+def _free_login(db, etc_files, lti_user):
+    """The first candidate name that is no one's: no registry user, no system account."""
+    taken = set(registry.users(db)) | set(etc_files.tables["passwd"]) | set(etc_files.tables["group"])
+    for login in lti.candidate_logins(lti_user):
+        if login not in taken and not courses.is_course_group(login):
+            return login
+    raise RuntimeError(f"no free login for LTI user {lti_user!r}")
+
+
+def _new_lti_user(db, settings, etc_files, launch):
+    login = _free_login(db, etc_files, launch.lti_user)
+    (uid,) = allocate_ids(used_ids(etc_files, db, settings.home_root), settings.first_uid, 1)
+    registry.save_user(db, {
+        "login": login, "uid": uid, "origin": "lti", "active": 1,
+        "password_hash": system.NO_PASSWORD, "password_digest": "",
+    })
+    registry.link_lti_identity(db, launch.consumer_key, launch.lti_user, login)
+    return login
+
+
+def apply_launch(settings, launch, etc="/etc"):
+    """The login for this launch, with its user, home, course and groups in place."""
+    with registry.connect(settings.registry_path) as db:
+        etc_files = system.EtcFiles(etc)
+        login = registry.lti_login(db, launch.consumer_key, launch.lti_user)
+        if login is None:
+            login = _new_lti_user(db, settings, etc_files, launch)
+        courses.ensure_course(db, launch.course, etc_files, settings)
+        role = courses.INSTRUCTOR if launch.instructor else courses.STUDENT
+        registry.add_membership(db, login, launch.course, role, "lti")
+        registry.record_launch(db, {
+            "login": login, "course": launch.course, "assignment": launch.assignment,
+            "consumer_key": launch.consumer_key, "resource_link_id": launch.resource_link_id,
+            "outcome_service_url": launch.outcome_service_url,
+            "result_sourcedid": launch.result_sourcedid, "launched_at": time.time(),
+        })
+        apply_registry(db, settings, etc_files, logins=[login])
+    return login
