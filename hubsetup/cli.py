@@ -5,7 +5,7 @@ import logging
 import os
 import sys
 
-from . import lti, registry
+from . import courses, grades, lti, registry
 from . import settings as settings_module
 from .accounts import AccountsError
 from .keys import ensure_secret
@@ -87,6 +87,17 @@ def lti_link(args, settings):
     return 0
 
 
+def grades_export(args, settings):
+    try:
+        rows = grades.gradebook_rows(args.course, courses.course_dir(settings, args.course), args.assignment)
+    except FileNotFoundError as error:
+        return fail(error)
+    except KeyError as error:
+        return fail(error.args[0])
+    rows.to_csv(args.output or sys.stdout, index=False)
+    return 0
+
+
 def parser():
     top = argparse.ArgumentParser(prog="hubsetup", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -113,6 +124,14 @@ def parser():
     link.add_argument("--lti-user", required=True, help="the launch's user value (edX username or user_id)")
     link.add_argument("login", help="the hub account to log in as")
     link.set_defaults(func=lti_link)
+
+    grades_parser = commands.add_parser("grades", help="grades from nbgrader's gradebooks")
+    grades_commands = grades_parser.add_subparsers(dest="action", required=True)
+    export = grades_commands.add_parser("export", help="write a course's grades as CSV")
+    export.add_argument("--course", required=True)
+    export.add_argument("--assignment", help="only this assignment")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(func=grades_export)
 
     run = commands.add_parser("start", help="sync accounts, then run JupyterHub (the container's command)")
     run.add_argument("--config", default=HUB_CONFIG)

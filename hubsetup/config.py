@@ -6,6 +6,7 @@ Each function only sets values, so each can be read and tested alone and re-runn
 import os
 
 from .keys import ensure_secret
+from .spawner import remember_launch_course
 
 VENV_BIN = "/opt/venv/bin"
 PROXY_COMMAND = "/opt/proxy/bin/configurable-http-proxy"
@@ -40,8 +41,7 @@ def update_auth(c, settings):
 
 def update_spawner(c, settings):
     c.JupyterHub.spawner_class = "hubsetup.spawner.HubSpawner"
-    c.HubSpawner.registry_path = settings.registry_path
-    c.HubSpawner.courses_root = settings.courses_root
+    c.Spawner.auth_state_hook = remember_launch_course
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = settings.start_timeout
     c.Spawner.http_timeout = settings.start_timeout
@@ -50,11 +50,23 @@ def update_spawner(c, settings):
         # runs node at every start.
         "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
+        "NBGRADER_EXCHANGE": settings.exchange_root,
     }
+    # nbgrader's JupyterHubAuthPlugin reads the user's groups (their courses) and the hub's
+    # services with the server's token.
+    c.Spawner.server_token_scopes = [
+        "users:activity!user", "access:servers!server", "read:users:groups!user",
+        "list:services", "read:services",
+    ]
+
+
+# Users may hand their servers the service scopes nbgrader's course list asks for.
+USER_ROLES = [{"name": "user", "scopes": ["self", "list:services", "read:services"]}]
 
 
 def update_services(c, settings):
     """The idle culler, a hub-managed service with only the scopes it needs."""
+    c.JupyterHub.load_roles = USER_ROLES
     if settings.idle_timeout <= 0:
         return
     c.JupyterHub.services = [
@@ -66,7 +78,7 @@ def update_services(c, settings):
             ],
         }
     ]
-    c.JupyterHub.load_roles = [
+    c.JupyterHub.load_roles = USER_ROLES + [
         {
             "name": "idle-culler",
             "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],

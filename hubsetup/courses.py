@@ -86,3 +86,29 @@ def ensure_course_dirs(db, settings):
     for course, row in registry.courses(db).items():
         _ensure_dir(course_dir(settings, course), row["instructor_gid"], 0o2770)
         _ensure_dir(os.path.join(settings.exchange_root, course), row["instructor_gid"], 0o2775)
+
+
+def instructor_link(settings, login, course):
+    """Where an instructor reaches a course: inside their home, so that the formgrader (which
+    needs the course under the server's root) and the file browser both work."""
+    return os.path.join(settings.home_root, login, "courses", course)
+
+
+def ensure_instructor_links(db, settings, logins=None):
+    """~/courses/<course> -> the shared course directory, for each instructor membership."""
+    users = registry.users(db)
+    for membership in registry.memberships(db):
+        if membership["role"] != INSTRUCTOR or (logins is not None and membership["login"] not in logins):
+            continue
+        login, course = membership["login"], membership["course"]
+        link = instructor_link(settings, login, course)
+        if os.path.islink(link):
+            continue
+        uid = users[login]["uid"]
+        parent = os.path.dirname(link)
+        if not os.path.isdir(parent):
+            os.mkdir(parent, 0o700)
+            os.lchown(parent, uid, uid)
+        if not os.path.exists(link):
+            os.symlink(course_dir(settings, course), link)
+            os.lchown(link, uid, uid)

@@ -19,6 +19,9 @@ def configure(c, env=None):
     if course:
         c.CourseDirectory.course_id = course
         c.CourseDirectory.root = env["NBGRADER_COURSE_ROOT"]
+        # Co-instructors share the course directory and its exchange folders through the
+        # course's instructor group (setgid folders made by hubsetup).
+        c.CourseDirectory.groupshared = True
     # Only inside a hub-started server: outside it the plugin has no hub to ask and breaks
     # the command line.
     if env.get("JUPYTERHUB_API_URL"):

@@ -197,6 +197,7 @@ def apply_registry(db, settings, etc_files, logins=None):
         if system.ensure_home(system.User(user["login"], user["uid"], "", home_of(settings, user["login"])))
     ]
     courses.ensure_course_dirs(db, settings)
+    courses.ensure_instructor_links(db, settings, logins)
     return written, created
 
 
