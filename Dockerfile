@@ -11,6 +11,10 @@ RUN apt-get update \
  && npm install --global --prefix /opt/proxy --omit=dev "configurable-http-proxy@${CHP_VERSION}"
 
 FROM ${BASE_IMAGE}
+# Bumped by releases (and by the upgrade test): recreating the container on a new image keeps
+# every user, file and gradebook.
+ARG HUB_VERSION=dev
+LABEL org.opencontainers.image.title="teaching-hub" org.opencontainers.image.version="${HUB_VERSION}"
 ENV LANG=C.UTF-8 \
     PATH=/opt/venv/bin:/opt/proxy/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_NO_CACHE_DIR=1

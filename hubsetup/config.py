@@ -18,6 +18,9 @@ def update_hub(c, settings):
     c.JupyterHub.db_url = "sqlite:///" + os.path.join(settings.state_dir, "jupyterhub.sqlite")
     c.JupyterHub.cookie_secret_file = os.path.join(settings.state_dir, "jupyterhub_cookie_secret")
     c.JupyterHub.concurrent_spawn_limit = settings.spawn_limit
+    # A newer image may bring a newer hub database schema: migrate at start (JupyterHub backs
+    # up the SQLite file first, next to it in the state volume).
+    c.JupyterHub.upgrade_db = True
     c.ConfigurableHTTPProxy.command = [PROXY_COMMAND]
     c.ConfigurableHTTPProxy.pid_file = os.path.join(settings.state_dir, "proxy.pid")
     # A token per container start would orphan a proxy left by a crashed hub; keep one.
@@ -75,6 +78,8 @@ def update_services(c, settings):
             "command": [
                 f"{VENV_BIN}/python3", "-m", "jupyterhub_idle_culler",
                 f"--timeout={settings.idle_timeout}",
+                # Look often enough that a server is stopped soon after its timeout.
+                f"--cull-every={max(5, min(300, settings.idle_timeout // 2))}",
             ],
         }
     ]
