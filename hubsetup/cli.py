@@ -4,6 +4,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 
 from . import courses, grades, lti, registry
 from . import settings as settings_module
@@ -94,8 +95,37 @@ def grades_export(args, settings):
         return fail(error)
     except KeyError as error:
         return fail(error.args[0])
-    rows.to_csv(args.output or sys.stdout, index=False)
+    grades.export_csv(rows, args.output or sys.stdout)
     return 0
+
+
+def grades_push(args, settings):
+    try:
+        results = grades.push_grades(settings, args.course, args.assignment, dry_run=args.dry_run)
+    except FileNotFoundError as error:
+        return fail(error)
+    except KeyError as error:
+        return fail(error.args[0])
+    print(grades.push_table(results))
+    return 1 if any(r.status == grades.FAILED for r in results) else 0
+
+
+def grades_watch(args, settings):
+    """Push changed scores of every LTI-graded assignment, every `interval` seconds."""
+    log = logging.getLogger("hubsetup.grades")
+    while True:
+        for course, assignment in grades.assignments_to_watch(settings):
+            try:
+                results = grades.push_grades(settings, course, assignment, only_changed=True)
+            except (FileNotFoundError, KeyError) as error:
+                log.debug("skipping %s/%s: %s", course, assignment, error)
+                continue
+            for r in results:
+                if r.status in (grades.SENT, grades.FAILED):
+                    log.info("%s/%s %s: %s %s", course, assignment, r.student, r.status, r.detail)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
 
 
 def parser():
@@ -132,6 +162,15 @@ def parser():
     export.add_argument("--assignment", help="only this assignment")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
     export.set_defaults(func=grades_export)
+    push = grades_commands.add_parser("push", help="send an assignment's scores to the LMS gradebook (LTI 1.1)")
+    push.add_argument("--course", required=True)
+    push.add_argument("--assignment", required=True)
+    push.add_argument("--dry-run", action="store_true", help="show what would be sent, send nothing")
+    push.set_defaults(func=grades_push)
+    watch = grades_commands.add_parser("watch", help="push changed scores periodically (GRADES_AUTO_PUSH)")
+    watch.add_argument("--interval", type=int, default=60, help="seconds between rounds")
+    watch.add_argument("--once", action="store_true", help="one round, then exit")
+    watch.set_defaults(func=grades_watch)
 
     run = commands.add_parser("start", help="sync accounts, then run JupyterHub (the container's command)")
     run.add_argument("--config", default=HUB_CONFIG)

@@ -68,12 +68,17 @@ USER_ROLES = [{"name": "user", "scopes": ["self", "list:services", "read:service
 
 
 def update_services(c, settings):
-    """The idle culler, a hub-managed service with only the scopes it needs."""
-    c.JupyterHub.load_roles = USER_ROLES
-    if settings.idle_timeout <= 0:
-        return
-    c.JupyterHub.services = [
-        {
+    """The idle culler (with only the scopes it needs) and the optional grade pusher."""
+    services, roles = [], list(USER_ROLES)
+    if settings.grades_auto_push > 0:
+        # Runs as root in the hub container: it reads the gradebooks and the LTI secrets, which
+        # instructors' own processes cannot.
+        services.append({
+            "name": "grades-autopush",
+            "command": [f"{VENV_BIN}/hubsetup", "grades", "watch", f"--interval={settings.grades_auto_push}"],
+        })
+    if settings.idle_timeout > 0:
+        services.append({
             "name": "idle-culler",
             "command": [
                 f"{VENV_BIN}/python3", "-m", "jupyterhub_idle_culler",
@@ -81,15 +86,14 @@ def update_services(c, settings):
                 # Look often enough that a server is stopped soon after its timeout.
                 f"--cull-every={max(5, min(300, settings.idle_timeout // 2))}",
             ],
-        }
-    ]
-    c.JupyterHub.load_roles = USER_ROLES + [
-        {
+        })
+        roles.append({
             "name": "idle-culler",
             "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
             "services": ["idle-culler"],
-        }
-    ]
+        })
+    c.JupyterHub.services = services
+    c.JupyterHub.load_roles = roles
 
 
 def apply(c, settings):

@@ -1,8 +1,9 @@
 """Grades out of nbgrader's gradebook: one row per student and assignment."""
 
 import os
+from dataclasses import dataclass
 
-import pandas as pd
+from . import courses, lti, outcomes, registry
 
 COLUMNS = ["course", "assignment", "student", "submitted", "score", "max_score"]
 
@@ -12,7 +13,7 @@ def gradebook_path(course_dir):
 
 
 def gradebook_rows(course, course_dir, assignment=None):
-    """A DataFrame of COLUMNS; a student with no submission gets submitted=False, score 0."""
+    """A dict of COLUMNS per student and assignment; no submission: submitted=False, score 0."""
     from nbgrader.api import Gradebook, MissingEntry  # heavy import: only when grades are asked for
 
     path = gradebook_path(course_dir)
@@ -32,4 +33,95 @@ def gradebook_rows(course, course_dir, assignment=None):
                     rows.append([course, each.name, student.id, False, 0.0, each.max_score])
                     continue
                 rows.append([course, each.name, student.id, True, submission.score, submission.max_score])
-    return pd.DataFrame(rows, columns=COLUMNS).sort_values(["assignment", "student"], ignore_index=True)
+    rows.sort(key=lambda row: (row[1], row[2]))
+    return [dict(zip(COLUMNS, row)) for row in rows]
+
+
+def export_csv(rows, output):
+    import pandas as pd  # only the export needs it
+
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(output, index=False)
+
+
+# --- pushing grades to the LMS ---------------------------------------------------------------
+
+SENT, WOULD_SEND, UNCHANGED, FAILED = "sent", "would send", "unchanged", "failed"
+NO_LAUNCH, NOT_GRADED, NOT_SCORED = "no launch yet", "not graded", "component not scored"
+
+
+@dataclass
+class PushResult:
+    student: str
+    status: str
+    score: float = None  # 0.0-1.0 as sent to the LMS
+    detail: str = ""
+
+
+def _score_of(row):
+    if row is None or not row["submitted"] or not row["max_score"]:
+        return None
+    return min(1.0, max(0.0, row["score"] / row["max_score"]))
+
+
+def plan_push(rows, launches):
+    """[(student, launch or None, score or None)] for everyone in the gradebook or launched."""
+    by_student = {row["student"]: row for row in rows}
+    by_login = {launch["login"]: launch for launch in launches}
+    return [
+        (student, by_login.get(student), _score_of(by_student.get(student)))
+        for student in sorted(set(by_student) | set(by_login))
+    ]
+
+
+def push_grades(settings, course, assignment, dry_run=False, only_changed=False, send=outcomes.send_score):
+    """Send each launched student's score for one assignment; returns a PushResult per student."""
+    rows = gradebook_rows(course, courses.course_dir(settings, course), assignment)
+    consumers = lti.all_consumers(settings.state_dir, settings.lti_consumers)
+    with registry.connect(settings.registry_path, write=False) as db:
+        launches = registry.launches(db, course, assignment)
+    results = []
+    for student, launch, score in plan_push(rows, launches):
+        results.append(_push_one(student, launch, score, consumers, dry_run, only_changed, send))
+    sent = [(r.student, r.score) for r in results if r.status == SENT]
+    if sent:
+        with registry.connect(settings.registry_path) as db:
+            for student, score in sent:
+                registry.record_push(db, student, course, assignment, score)
+    return results
+
+
+def _push_one(student, launch, score, consumers, dry_run, only_changed, send):
+    if launch is None:
+        return PushResult(student, NO_LAUNCH, score, "the student has not opened the LMS component")
+    if score is None:
+        return PushResult(student, NOT_GRADED, None, "no graded submission in the gradebook")
+    if not launch["outcome_service_url"] or not launch["result_sourcedid"]:
+        return PushResult(student, NOT_SCORED, score, "the LMS sent no outcome service (is the component graded?)")
+    if only_changed and launch["pushed_score"] is not None and abs(launch["pushed_score"] - score) < 1e-9:
+        return PushResult(student, UNCHANGED, score)
+    secret = consumers.get(launch["consumer_key"])
+    if secret is None:
+        return PushResult(student, FAILED, score, f"LTI consumer key {launch['consumer_key']!r} is no longer configured")
+    if dry_run:
+        return PushResult(student, WOULD_SEND, score, launch["outcome_service_url"])
+    outcome = send(launch["outcome_service_url"], launch["consumer_key"], secret, launch["result_sourcedid"], score)
+    return PushResult(student, SENT if outcome.ok else FAILED, score, outcome.detail)
+
+
+def push_table(results):
+    """The per-student table `hubsetup grades push` prints, with a count per status."""
+    width = max([len("student")] + [len(r.student) for r in results])
+    lines = [f"{'student':<{width}}  {'score':>6}  {'status':<20}  detail"]
+    for r in results:
+        score = "" if r.score is None else f"{r.score:.4f}"
+        lines.append(f"{r.student:<{width}}  {score:>6}  {r.status:<20}  {r.detail}")
+    counts = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    lines.append(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no students")
+    return "\n".join(lines)
+
+
+def assignments_to_watch(settings):
+    with registry.connect(settings.registry_path, write=False) as db:
+        return registry.graded_assignments(db)

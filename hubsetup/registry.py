@@ -7,6 +7,7 @@ passwords and course memberships survive re-creating the container. SQLite, one 
 import contextlib
 import os
 import sqlite3
+import time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -44,6 +45,8 @@ CREATE TABLE IF NOT EXISTS launches (
     outcome_service_url TEXT NOT NULL DEFAULT '',
     result_sourcedid TEXT NOT NULL DEFAULT '',
     launched_at REAL NOT NULL,
+    pushed_score REAL,                 -- the last score the LMS accepted (0.0-1.0)
+    pushed_at REAL,
     PRIMARY KEY (login, course, assignment)
 );
 """
@@ -156,9 +159,12 @@ def link_lti_identity(db, consumer_key, lti_user, login):
 def record_launch(db, launch):
     """Keep the newest launch per (login, course, assignment): where to send its grade."""
     db.execute(
-        "INSERT OR REPLACE INTO launches (login, course, assignment, consumer_key, resource_link_id,"
+        "INSERT INTO launches (login, course, assignment, consumer_key, resource_link_id,"
         " outcome_service_url, result_sourcedid, launched_at) VALUES (:login, :course, :assignment,"
-        " :consumer_key, :resource_link_id, :outcome_service_url, :result_sourcedid, :launched_at)",
+        " :consumer_key, :resource_link_id, :outcome_service_url, :result_sourcedid, :launched_at)"
+        " ON CONFLICT(login, course, assignment) DO UPDATE SET consumer_key = excluded.consumer_key,"
+        " resource_link_id = excluded.resource_link_id, outcome_service_url = excluded.outcome_service_url,"
+        " result_sourcedid = excluded.result_sourcedid, launched_at = excluded.launched_at",
         launch,
     )
 
@@ -168,3 +174,16 @@ def launches(db, course, assignment):
         "SELECT * FROM launches WHERE course = ? AND assignment = ? ORDER BY login", (course, assignment)
     )
     return [dict(row) for row in rows]
+
+
+def graded_assignments(db):
+    """(course, assignment) pairs that LTI launches tied to an assignment."""
+    rows = db.execute("SELECT DISTINCT course, assignment FROM launches WHERE assignment != ''")
+    return [(row["course"], row["assignment"]) for row in rows]
+
+
+def record_push(db, login, course, assignment, score):
+    db.execute(
+        "UPDATE launches SET pushed_score = ?, pushed_at = ? WHERE login = ? AND course = ? AND assignment = ?",
+        (score, time.time(), login, course, assignment),
+    )

@@ -77,6 +77,11 @@ SETTINGS = {
         "Scheme of the launch URL the LMS signed: auto (from X-Forwarded-Proto), https or http. "
         "Set https behind a TLS proxy that does not send X-Forwarded-Proto.",
     ),
+    "grades_auto_push": Setting(
+        "GRADES_AUTO_PUSH", "0",
+        "Seconds between automatic pushes of new or changed scores to the LMS after grading "
+        "(0: off; push by hand with `hubsetup grades push`).", int,
+    ),
 }
 
 
@@ -97,6 +102,7 @@ class Settings:
     lti_secret: str
     lti_username_key: str
     lti_uri_scheme: str
+    grades_auto_push: int
 
     @classmethod
     def from_env(cls, env=None, **overrides):
