@@ -37,6 +37,8 @@ COPY hubsetup /tmp/hubsetup/hubsetup
 RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/requirements.txt
 
 COPY jupyter/ /etc/jupyter/
+# Students are not asked about Jupyter news, and no server calls out for updates.
+COPY lab-settings/overrides.json /opt/venv/share/jupyter/lab/settings/overrides.json
 COPY jupyterhub_config.py /srv/jupyterhub/
 COPY nbgrader_config.py /etc/jupyter/
 # private/: where compose mounts accounts.csv, out of reach of the users' own shells.

@@ -18,7 +18,7 @@ from ltiauthenticator.lti11.validator import LTI11LaunchValidator
 from ltiauthenticator.utils import convert_request_to_dict
 from tornado.web import HTTPError
 
-from . import courses, lti, registry
+from . import courses, framed_launch, lti, registry
 from .launch import Launch, apply_launch
 from .settings import Settings
 
@@ -55,7 +55,11 @@ class LaunchHandler(LTI11AuthenticateHandler):
         user = await self.login_user()
         if user is None:
             raise HTTPError(403, "LTI launch not allowed")
-        self.redirect(next_url or self.get_next_url(user))
+        target = next_url or self.get_next_url(user)
+        if framed_launch.is_framed(self.request):
+            self.write(framed_launch.framed_page(self.base_url, user.name, target))
+        else:
+            self.redirect(target)
 
 
 class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
@@ -77,6 +81,8 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
             ("/login", LoginHandler),
             ("/lti/launch", LaunchHandler),
             ("/lti11/config", LTI11ConfigHandler),
+            ("/lti/session", framed_launch.SessionCheckHandler),
+            ("/lti/resume", framed_launch.ResumeHandler),
         ]
 
     def user_model(self, login):

@@ -6,6 +6,7 @@ Each function only sets values, so each can be read and tested alone and re-runn
 import os
 
 from .keys import ensure_secret
+from .singleuser import FRAMED_COOKIE_OPTIONS
 from .spawner import remember_launch_course
 
 VENV_BIN = "/opt/venv/bin"
@@ -25,6 +26,21 @@ def update_hub(c, settings):
     c.ConfigurableHTTPProxy.pid_file = os.path.join(settings.state_dir, "proxy.pid")
     # A token per container start would orphan a proxy left by a crashed hub; keep one.
     c.ConfigurableHTTPProxy.auth_token = ensure_secret(settings.state_dir, "proxy-auth-token")
+
+
+def update_embedding(c, settings):
+    """Who may frame the hub (JupyterHub's default is nobody): itself and the LMS origins.
+
+    Inside an LMS frame the hub's cookies are third-party cookies, which browsers send only
+    when marked SameSite=None; Secure. User servers get the same rules through LMS_ORIGINS in
+    their environment (hubsetup.singleuser)."""
+    origins = settings.frame_origins
+    tornado_settings = {
+        "headers": {"Content-Security-Policy": "frame-ancestors " + " ".join(["'self'", *origins])}
+    }
+    if origins:
+        tornado_settings["cookie_options"] = FRAMED_COOKIE_OPTIONS
+    c.JupyterHub.tornado_settings = tornado_settings
 
 
 def update_auth(c, settings):
@@ -54,6 +70,7 @@ def update_spawner(c, settings):
         "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "NBGRADER_EXCHANGE": settings.exchange_root,
+        "LMS_ORIGINS": " ".join(settings.frame_origins),
     }
     # nbgrader's JupyterHubAuthPlugin reads the user's groups (their courses) and the hub's
     # services with the server's token.
@@ -98,6 +115,7 @@ def update_services(c, settings):
 
 def apply(c, settings):
     update_hub(c, settings)
+    update_embedding(c, settings)
     update_auth(c, settings)
     update_spawner(c, settings)
     update_services(c, settings)

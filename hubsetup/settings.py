@@ -4,7 +4,10 @@
 """
 
 import os
+import re
 from dataclasses import dataclass
+
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,12 @@ SETTINGS = {
         "Scheme of the launch URL the LMS signed: auto (from X-Forwarded-Proto), https or http. "
         "Set https behind a TLS proxy that does not send X-Forwarded-Proto.",
     ),
+    "lms_origins": Setting(
+        "LMS_ORIGINS", "",
+        "Space-separated origins allowed to show the hub inside a frame, e.g. "
+        "`https://courses.example.org https://studio.example.org` (edX shows LTI components "
+        "inline). Needs HTTPS: cookies then become `SameSite=None; Secure`.",
+    ),
     "grades_auto_push": Setting(
         "GRADES_AUTO_PUSH", "0",
         "Seconds between automatic pushes of new or changed scores to the LMS after grading "
@@ -103,6 +112,7 @@ class Settings:
     lti_username_key: str
     lti_uri_scheme: str
     grades_auto_push: int
+    lms_origins: str
 
     @classmethod
     def from_env(cls, env=None, **overrides):
@@ -122,6 +132,18 @@ class Settings:
     @property
     def admins(self):
         return set(self.admin_users.split())
+
+    @property
+    def frame_origins(self):
+        """LMS_ORIGINS as a list, each checked: scheme://host[:port], nothing more."""
+        origins = self.lms_origins.split()
+        for origin in origins:
+            if not ORIGIN.match(origin):
+                raise SystemExit(
+                    f"LMS_ORIGINS: {origin!r} is not an origin like https://courses.example.org "
+                    "(scheme and host, optional port, no path; '*' is not allowed)"
+                )
+        return origins
 
     @property
     def lti_consumers(self):

@@ -2,6 +2,10 @@
 
 import os
 
+#: Cookie options for pages shown inside an LMS frame (over HTTPS): there the hub's and the
+#: servers' cookies are third-party cookies, which browsers send only with these.
+FRAMED_COOKIE_OPTIONS = {"samesite": "None", "secure": True}
+
 
 def frame_ancestors(env):
     """Who may frame a user server: itself (JupyterLab shows the formgrader in an iframe) and
@@ -11,6 +15,9 @@ def frame_ancestors(env):
 
 def configure(c, env=None):
     env = os.environ if env is None else env
-    c.ServerApp.tornado_settings = {
-        "headers": {"Content-Security-Policy": f"frame-ancestors {frame_ancestors(env)}"}
-    }
+    tornado_settings = {"headers": {"Content-Security-Policy": f"frame-ancestors {frame_ancestors(env)}"}}
+    if env.get("LMS_ORIGINS"):
+        # The hub passes its cookie options in JUPYTERHUB_COOKIE_OPTIONS; the server's own
+        # XSRF cookie is set here.
+        tornado_settings["xsrf_cookie_kwargs"] = dict(FRAMED_COOKIE_OPTIONS)
+    c.ServerApp.tornado_settings = tornado_settings

@@ -24,6 +24,7 @@ def stack(tmp_path_factory):
         yield stack
     finally:
         if os.environ.get("HUBTEST_KEEP") != "1":
+            stack.profiles = ["--profile", "https"]  # whatever was started, take it all down
             stack.compose("down", "-v", "--remove-orphans", check=False)
 
 

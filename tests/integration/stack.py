@@ -17,16 +17,30 @@ class Stack:
 
     def __init__(self, project, port, accounts_path):
         self.project, self.port, self.accounts_path = project, port, accounts_path
+        self.env_file = os.path.join(os.path.dirname(accounts_path), "hub.env")
         self.env = dict(
-            os.environ, HUB_PORT=str(port), ACCOUNTS_CSV=accounts_path, HUB_IMAGE="teaching-hub:test"
+            os.environ, HUB_PORT=str(port), ACCOUNTS_CSV=accounts_path, HUB_IMAGE="teaching-hub:test",
+            HUB_ENV_FILE=self.env_file, PROXY_IMAGE="teaching-hub-proxy:test",
         )
+        self.profiles = []
+
+    def reconfigure(self, settings, https=None):
+        """Restart the hub with these hub.env settings (and the HTTPS proxy: a dict of its
+        compose variables, e.g. DOMAIN), as an admin would; waits until it is healthy."""
+        with open(self.env_file, "w") as f:
+            f.writelines(f"{name}={value}\n" for name, value in settings.items())
+        self.profiles = ["--profile", "https"] if https else []
+        self.env.update(https or {})
+        self.compose("up", "-d", "--build")
+        self.wait_healthy()
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
     def compose(self, *args, check=True, input=None, timeout=900):
-        command = ["docker", "compose", "-p", self.project, "-f", os.path.join(REPO, "docker-compose.yml"), *args]
+        command = ["docker", "compose", "-p", self.project, "-f", os.path.join(REPO, "docker-compose.yml"),
+                   *self.profiles, *args]
         result = subprocess.run(
             command, env=self.env, cwd=REPO, capture_output=True, text=True, input=input, timeout=timeout
         )

@@ -1,0 +1,168 @@
+"""edX shows LTI components inline: the hub in an LMS iframe over HTTPS, in a real browser.
+
+Chromium from Debian, driven by Playwright (no browser download). The hub runs behind the
+compose `https` profile's Caddy with its internal CA; the LMS page is ours, on another origin.
+Certificate errors are ignored in the browser because neither CA is in its trust store; the
+HTTPS itself (secure cookies, SameSite=None) is real."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from . import edx
+from .lms_page import LmsPage
+from .stack import REPO
+
+CHROMIUM = shutil.which("chromium")
+HTTPS_PORT, HTTP_PORT, LMS_PORT = 18443, 18080, 18444
+HUB = f"https://hub.localhost:{HTTPS_PORT}"
+LMS = f"https://lms.localhost:{LMS_PORT}"
+OTHER = f"https://other.localhost:{LMS_PORT}"
+ARTIFACTS = os.path.join(REPO, "test-artifacts")
+NOTEBOOK = {"cells": [{"cell_type": "code", "source": "print(6 * 7)", "metadata": {}, "outputs": [],
+                       "execution_count": None}],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"), reason="needs Debian's chromium (apt-get install chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def https_hub(stack):
+    stack.reconfigure({"LMS_ORIGINS": LMS}, https={
+        "DOMAIN": "hub.localhost", "LOCAL_CA": "1", "HTTPS_PORT": str(HTTPS_PORT), "HTTP_PORT": str(HTTP_PORT),
+    })
+    key, secret = stack.exec("hubsetup", "lti", "passport").stdout.strip().split(":")[1:]
+    # The student is linked to eleve1, whose home gets the notebook the launch opens.
+    stack.exec("hubsetup", "lti", "link", "--consumer", key, "--lti-user", "inline-student", "eleve1")
+    stack.exec("sh", "-c", "cat > /home/eleve1/hello.ipynb && chown eleve1: /home/eleve1/hello.ipynb",
+               input=json.dumps(NOTEBOOK))
+    yield key, secret
+    stack.reconfigure({})
+
+
+@pytest.fixture(scope="module")
+def lms(https_hub, tmp_path_factory):
+    key, secret = https_hub
+    page = LmsPage(str(tmp_path_factory.mktemp("lms")), LMS_PORT, HUB + "/hub/lti/launch").start()
+
+    def launch(user="inline-student"):
+        return edx.launch_params(HUB + "/hub/lti/launch", key, secret, username=user,
+                                 custom={"next": "/hub/user-redirect/lab/tree/hello.ipynb"})
+
+    page.launches["/unit1"] = launch
+    yield page
+    page.stop()
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-gpu", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture
+def profile_browser(playwright, tmp_path):
+    """A browser whose user chose "Allow third-party cookies" in its settings (this Chromium
+    blocks them by default), as a student's browser set up for an LMS that embeds tools."""
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    (profile / "Default" / "Preferences").write_text(
+        json.dumps({"profile": {"cookie_controls_mode": 0, "block_third_party_cookies": False}})
+    )
+    context = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+        ignore_https_errors=True, viewport={"width": 1280, "height": 900},
+    )
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def private_browser(playwright):
+    """Chromium as it comes: third-party cookies and storage blocked inside frames."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+    yield context
+    browser.close()
+
+
+def run_first_cell(page, frame=None):
+    """Click into the notebook's first cell, run it with Shift+Enter, wait for its output."""
+    frame = frame or page
+    try:
+        # Wait for the kernel: a Shift+Enter before it is connected is not run.
+        frame.wait_for_selector(".jp-StatusBar-Widget:has-text('| Idle')", timeout=60_000)
+        frame.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+        page.keyboard.press("Shift+Enter")
+        frame.wait_for_selector(".jp-OutputArea-output:has-text('42')", timeout=60_000)
+    except Exception:
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, "run-cell-failed.png"))
+        raise
+
+
+def lab_frame(page, timeout=120_000):
+    frame = page.frame(name="lti-frame")
+    frame.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout)
+    return frame
+
+
+def test_jupyterlab_runs_a_cell_inside_the_lms_iframe(stack, lms, profile_browser):
+    context = profile_browser
+    page = context.new_page()
+    headers = {}
+    page.on("response", lambda r: headers.setdefault(r.url.split("?")[0], r.headers))
+    page.goto(LMS + "/unit1")
+    frame = lab_frame(page)
+    assert "/user/eleve1/lab/tree/hello.ipynb" in frame.url
+    run_first_cell(page, frame)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, "lms-iframe-jupyterlab.png"))
+    hub_csp = headers[HUB + "/hub/lti/launch"]["content-security-policy"]
+    lab_csp = headers[HUB + "/user/eleve1/lab/tree/hello.ipynb"]["content-security-policy"]
+    with open(os.path.join(ARTIFACTS, "frame-headers.txt"), "w") as f:
+        f.write(f"hub /hub/lti/launch: {hub_csp}\nuser server /user/eleve1/lab: {lab_csp}\n")
+    for csp in (hub_csp, lab_csp):
+        assert f"frame-ancestors 'self' {LMS}" in csp and "*" not in csp
+    cookies = {c["name"]: c for c in context.cookies(HUB)}
+    assert cookies["jupyterhub-session-id"]["sameSite"] == "None" and cookies["jupyterhub-session-id"]["secure"]
+
+
+def test_blocked_third_party_cookies_get_a_new_tab_button(stack, lms, private_browser):
+    page = private_browser.new_page()
+    page.goto(LMS + "/unit1")
+    frame = page.frame(name="lti-frame")
+    button = frame.wait_for_selector("#new-tab", state="visible", timeout=60_000)
+    page.screenshot(path=os.path.join(ARTIFACTS, "lms-iframe-blocked-cookies.png"))
+    with private_browser.expect_page() as new_tab:
+        button.click()
+    tab = new_tab.value
+    tab.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    assert "/user/eleve1/lab/tree/hello.ipynb" in tab.url
+    run_first_cell(tab)
+    # the one-time link cannot be used again
+    again = private_browser.new_page().goto(tab.url.split("/user/")[0] + "/hub/lti/resume?token=" + "x" * 43)
+    assert again.status == 400
+
+
+def test_other_origin_cannot_frame_the_hub(stack, lms, profile_browser):
+    context = profile_browser
+    page = context.new_page()
+    refusals = []
+    page.on("console", lambda message: refusals.append(message.text) if "frame-ancestors" in message.text else None)
+    page.goto(OTHER + "/unit1")
+    page.wait_for_timeout(5000)
+    frame = page.frame(name="lti-frame")
+    assert frame.url.startswith("chrome-error://") or not frame.query_selector(".jp-LabShell")
+    assert any(f"frame-ancestors 'self' {LMS}" in text for text in refusals), refusals
