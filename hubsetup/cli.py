@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import courses, grades, lti, registry
+from . import courses, grades, lti, registry, status
 from . import settings as settings_module
 from .accounts import AccountsError
 from .keys import ensure_secret
@@ -128,6 +128,11 @@ def grades_watch(args, settings):
         time.sleep(args.interval)
 
 
+def show_status(args, settings):
+    print(status.report(settings))
+    return 0
+
+
 def parser():
     top = argparse.ArgumentParser(prog="hubsetup", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -176,6 +181,9 @@ def parser():
     run.add_argument("--config", default=HUB_CONFIG)
     run.add_argument("jupyterhub_args", nargs=argparse.REMAINDER)
     run.set_defaults(func=start)
+
+    status_parser = commands.add_parser("status", help="users, running servers, courses, disk use")
+    status_parser.set_defaults(func=show_status)
 
     table = commands.add_parser("settings", help="print the environment variables hubsetup reads")
     table.set_defaults(func=show_settings)

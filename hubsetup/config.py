@@ -5,7 +5,6 @@ Each function only sets values, so each can be read and tested alone and re-runn
 
 import os
 
-from .keys import ensure_secret
 from .singleuser import FRAMED_COOKIE_OPTIONS
 from .spawner import remember_launch_course
 
@@ -23,9 +22,9 @@ def update_hub(c, settings):
     # up the SQLite file first, next to it in the state volume).
     c.JupyterHub.upgrade_db = True
     c.ConfigurableHTTPProxy.command = [PROXY_COMMAND]
-    c.ConfigurableHTTPProxy.pid_file = os.path.join(settings.state_dir, "proxy.pid")
-    # A token per container start would orphan a proxy left by a crashed hub; keep one.
-    c.ConfigurableHTTPProxy.auth_token = ensure_secret(settings.state_dir, "proxy-auth-token")
+    # Not in the state volume: at start the hub stops whatever process the pid file names, and
+    # in a new container that number belongs to someone else.
+    c.ConfigurableHTTPProxy.pid_file = "/run/jupyterhub-proxy.pid"
 
 
 def update_embedding(c, settings):

@@ -109,9 +109,16 @@ class HubClient(requests.Session):
         )
         return response.status_code == 302
 
-    def start_server(self, timeout=120):
-        """Spawn (or reuse) the user's server; returns JupyterLab's page config."""
-        self.get(self.stack.url + f"/hub/spawn/{self.login}")
+    def start_server(self, timeout=120, course=None):
+        """Spawn (or reuse) the user's server; returns JupyterLab's page config.
+
+        A teacher of several courses gets the course picker first: `course`, or the
+        preselected one, is submitted."""
+        spawn = self.stack.url + f"/hub/spawn/{self.login}"
+        page = self.get(spawn)
+        if 'name="course"' in page.text:
+            chosen = course or re.search(r'<option value="([^"]+)" selected', page.text).group(1)
+            self.post(spawn, data={"course": chosen, "_xsrf": self.xsrf()})
         page = self.wait_for_page(f"/user/{self.login}/lab", timeout=timeout)
         return json.loads(CONFIG_DATA.search(page.text).group(1))
 

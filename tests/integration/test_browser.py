@@ -16,7 +16,8 @@ from .lms_page import LmsPage
 from .stack import REPO
 
 CHROMIUM = shutil.which("chromium")
-HTTPS_PORT, HTTP_PORT, LMS_PORT = 18443, 18080, 18444
+# Next to the stack's own port, so that two test projects on one machine do not collide.
+HTTPS_PORT, HTTP_PORT, LMS_PORT = (int(os.environ.get("HUBTEST_PORT", "18000")) + n for n in (443, 80, 444))
 HUB = f"https://hub.localhost:{HTTPS_PORT}"
 LMS = f"https://lms.localhost:{LMS_PORT}"
 OTHER = f"https://other.localhost:{LMS_PORT}"

@@ -31,10 +31,10 @@ def classes(stack, request):
     stack.sync()
 
 
-def logged_in(client, login):
+def logged_in(client, login, course=None):
     session = client(login)
     assert session.log_in(PASSWORDS[login])
-    session.start_server()
+    session.start_server(course=course)
     return session
 
 
@@ -48,7 +48,7 @@ def cycles(stack, classes):
         for login in (teacher, right, wrong):
             session = HubClient(stack, login)
             assert session.log_in(PASSWORDS[login])
-            session.start_server()
+            session.start_server(course=course)
             sessions.append(session)
         return nbgrader_cycle.run_cycle(*sessions, course)
 
@@ -103,7 +103,7 @@ def test_grades_export_csv(stack, cycles):
 
 
 def test_formgrader_may_be_framed_by_jupyterlab(stack, client, classes):
-    teacher = logged_in(client, "prof1")
+    teacher = logged_in(client, "prof1", course="cours_prof1")
     response = teacher.server_api("GET", "formgrader")
     assert response.status_code == 200
     assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
