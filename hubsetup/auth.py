@@ -20,7 +20,7 @@ from tornado.web import HTTPError
 
 from . import courses, framed_launch, lti, registry
 from .launch import Launch, apply_launch
-from .settings import Settings
+from .settings import current as current_settings
 
 # The validator keeps used nonces per timestamp in a cache of 35 entries, while it accepts
 # timestamps 30 s either side of now (61 possible seconds): a busy minute could evict a nonce
@@ -69,9 +69,7 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
 
     @property
     def settings(self):
-        if not hasattr(self, "_settings"):
-            self._settings = Settings.from_env()
-        return self._settings
+        return current_settings()
 
     def login_url(self, base_url):
         return PAMAuthenticator.login_url(self, base_url)

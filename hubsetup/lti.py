@@ -72,26 +72,25 @@ def _short_hash(value, length=6):
     return hashlib.sha256(value.encode()).hexdigest()[:length]
 
 
-def linux_name(raw, max_length=MAX_NAME):
-    """A valid Linux login from an LMS name: lowercase, [a-z0-9_.-], starting with a letter.
-
-    Names that had to be shortened end with a hash of the original so they stay distinct."""
+def _slug(raw, prefix, may_start, max_length):
+    """Lowercase [a-z0-9_.-] from `raw`; `prefix` added when the first character may not start
+    a name; names that had to be shortened end with a hash of `raw` so they stay distinct."""
     name = re.sub(r"[^a-z0-9_.-]+", "-", raw.lower()).strip("-.")
-    if not name or not name[0].isalpha():
-        name = "u" + name
+    if not name or not may_start(name[0]):
+        name = prefix + name
     if len(name) > max_length:
         name = name[: max_length - 7].rstrip("-.") + "-" + _short_hash(raw)
     return name
 
 
+def linux_name(raw, max_length=MAX_NAME):
+    """A valid Linux login from an LMS name, starting with a letter."""
+    return _slug(raw, "u", str.isalpha, max_length)
+
+
 def course_name(context_id, max_length=40):
     """An nbgrader course id from an LTI context_id (course-v1:DemoX+DS101+2026_T1 and the like)."""
-    name = re.sub(r"[^a-z0-9_.-]+", "-", context_id.lower()).strip("-.")
-    if not name or not name[0].isalnum():
-        name = "c" + name
-    if len(name) > max_length:
-        name = name[: max_length - 7].rstrip("-.") + "-" + _short_hash(context_id)
-    return name
+    return _slug(context_id, "c", str.isalnum, max_length)
 
 
 def candidate_logins(raw):

@@ -3,6 +3,7 @@
 `hubsetup settings` prints this table; README.md's table is generated from it.
 """
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -155,6 +156,12 @@ class Settings:
     @property
     def registry_path(self):
         return os.path.join(self.state_dir, "registry.sqlite")
+
+
+@functools.lru_cache(maxsize=1)
+def current():
+    """The settings of this process's environment, read once (for the hub's own classes)."""
+    return Settings.from_env()
 
 
 def markdown_table():

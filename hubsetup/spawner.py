@@ -7,7 +7,7 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Integer, default
 
 from . import courses, registry
-from .settings import Settings
+from .settings import current as current_settings
 
 ROLE_CONFIG_ROOT = "/etc/jupyter/roles"
 
@@ -24,9 +24,7 @@ class HubSpawner(LocalProcessSpawner):
 
     @property
     def settings(self):
-        if not hasattr(self, "_settings"):
-            self._settings = Settings.from_env()
-        return self._settings
+        return current_settings()
 
     def make_preexec_fn(self, name):
         become_user = set_user_setuid(name)

@@ -5,7 +5,6 @@ loopback, where the pushes go: it verifies body hash and signature like an LMS m
 
 import json
 import os
-import time
 
 import pytest
 
