@@ -31,7 +31,11 @@ COPY --from=proxy /opt/proxy/lib /opt/proxy/lib
 RUN ln -s ../lib/node_modules/configurable-http-proxy/bin/configurable-http-proxy /opt/proxy/bin/configurable-http-proxy
 
 COPY requirements.txt /tmp/requirements.txt
-RUN python3 -m venv /opt/venv && pip install -r /tmp/requirements.txt
+# rfc3987-syntax (an optional format checker of jsonschema, pulled in by jupyter-events)
+# builds its parsers at import: 1.6 CPU-s of every user server's start. jsonschema skips the
+# "iri" format without it, and no Jupyter schema uses that format.
+RUN python3 -m venv /opt/venv && pip install -r /tmp/requirements.txt \
+ && pip uninstall -y rfc3987-syntax lark
 COPY pyproject.toml /tmp/hubsetup/
 COPY hubsetup /tmp/hubsetup/hubsetup
 RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/requirements.txt

@@ -60,6 +60,7 @@ def update_auth(c, settings):
 def update_spawner(c, settings):
     c.JupyterHub.spawner_class = "hubsetup.spawner.HubSpawner"
     c.Spawner.auth_state_hook = remember_launch_course
+    c.HubSpawner.starting_at_once = settings.starting_at_once
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = settings.start_timeout
     c.Spawner.http_timeout = settings.start_timeout

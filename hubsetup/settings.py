@@ -61,8 +61,13 @@ SETTINGS = {
         "CONCURRENT_SPAWN_LIMIT", "100",
         "How many servers may be starting at once.", int,
     ),
+    "starting_at_once": Setting(
+        "STARTING_AT_ONCE", "0",
+        "How many servers may be starting at the same moment; the others queue (not refused). "
+        "0: as many as CPU cores.", int,
+    ),
     "start_timeout": Setting(
-        "START_TIMEOUT", "120",
+        "START_TIMEOUT", "300",
         "Seconds a user's server may take to start before the attempt is abandoned.", int,
     ),
     "lti_key": Setting(
@@ -108,6 +113,7 @@ class Settings:
     idle_timeout: int
     spawn_limit: int
     start_timeout: int
+    starting_at_once: int
     lti_key: str
     lti_secret: str
     lti_username_key: str

@@ -1,9 +1,12 @@
 """Single-user servers as local processes, with the environment each role needs."""
 
+import asyncio
 import html
 import os
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from jupyterhub.utils import exponential_backoff
+from tornado.httpclient import AsyncHTTPClient
 from traitlets import Integer, default
 
 from . import courses, registry
@@ -19,8 +22,44 @@ class HubSpawner(LocalProcessSpawner):
         "in a course directory; only the user themself in their own home).",
     ).tag(config=True)
 
+    starting_at_once = Integer(
+        0,
+        help="How many servers may be starting (importing, binding their port) at once; others "
+        "wait their turn. Starts are CPU-bound: when a whole class starts together, taking "
+        "turns gets every server up sooner than all competing for the CPU. 0: the CPU count.",
+    ).tag(config=True)
+
     # The course of the LTI launch that logged the user in, if any (from auth state).
     launch_course = None
+
+    _start_turns = None  # one semaphore per hub process, made on first use (in the hub's loop)
+
+    @classmethod
+    def start_turns(cls, size):
+        if cls._start_turns is None:
+            cls._start_turns = asyncio.Semaphore(size or os.cpu_count() or 2)
+        return cls._start_turns
+
+    async def start(self):
+        """Start in turn with the other servers; a turn lasts until this one answers HTTP."""
+        async with self.start_turns(self.starting_at_once):
+            ip, port = await super().start()
+            await self.wait_until_answering(f"http://{ip}:{port}{self.server.base_url}api")
+        return ip, port
+
+    async def wait_until_answering(self, url):
+        client = AsyncHTTPClient()
+
+        async def answering():
+            if await self.poll() is not None:
+                return True  # it exited: JupyterHub reports that; give the turn back now
+            try:
+                await client.fetch(url, raise_error=False, request_timeout=2)
+            except Exception:  # not listening yet
+                return False
+            return True
+
+        await exponential_backoff(answering, f"{url} did not answer", timeout=self.http_timeout)
 
     @property
     def settings(self):
