@@ -10,7 +10,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def test_readme_settings_table_is_up_to_date():
     readme = open(os.path.join(REPO, "README.md")).read()
-    assert markdown_table() in readme, "regenerate README's table with `hubsetup settings`"
+    assert markdown_table() in readme, "run scripts/readme-settings"
 
 
 def test_sample_passwords_are_those_of_the_sample_file():
