@@ -9,7 +9,6 @@ directory and one gradebook; students reach course material only through the exc
 import os
 
 from . import accounts, registry, system
-from .ids import allocate_ids, used_ids
 
 STUDENT_GROUP = "nbgrader-{}"
 INSTRUCTOR_GROUP = "formgrade-{}"
@@ -20,46 +19,39 @@ def is_course_group(name):
     return name.startswith(("nbgrader-", "formgrade-"))
 
 
-def ensure_course(db, course, etc_files, settings):
-    """Register `course` with two fresh group ids if it is new."""
-    if course in registry.courses(db):
+def ensure_course(db, course, pool, known=None):
+    """Register `course` with two fresh group ids from `pool` if it is new."""
+    if course in (registry.courses(db) if known is None else known):
         return
-    used = used_ids(etc_files, db, settings.home_root)
-    student_gid, instructor_gid = allocate_ids(used, settings.first_uid, 2)
+    student_gid, instructor_gid = pool.take(2)
     registry.save_course(db, course, student_gid, instructor_gid)
 
 
-def set_csv_memberships(db, rows, settings, etc_files):
+def set_csv_memberships(db, rows, pool):
     """Replace the CSV's course memberships by those `rows` give (LTI ones are kept)."""
     teachers = {account.login for account in rows if account.teacher}
     pairs = []
     for login, course_list in accounts.courses_of(rows).items():
         role = INSTRUCTOR if login in teachers else STUDENT
         pairs += [(login, course, role) for course in course_list]
+    known = registry.courses(db)
     for course in sorted({course for _, course, _ in pairs}):
-        ensure_course(db, course, etc_files, settings)
+        ensure_course(db, course, pool, known)
     registry.set_memberships(db, "csv", pairs)
 
 
 def groups(db):
     """The Linux groups of every course, with their members."""
-    members = {}
-    for membership in registry.memberships(db):
-        members.setdefault(membership["course"], []).append(membership)
     result = []
-    for course, row in registry.courses(db).items():
-        everyone = [m["login"] for m in members.get(course, [])]
-        instructors = [m["login"] for m in members.get(course, []) if m["role"] == INSTRUCTOR]
-        result.append(system.Group(STUDENT_GROUP.format(course), row["student_gid"], everyone))
-        result.append(system.Group(INSTRUCTOR_GROUP.format(course), row["instructor_gid"], instructors))
+    gids = registry.courses(db)
+    for course, (everyone, instructors) in registry.members_by_course(db).items():
+        result.append(system.Group(STUDENT_GROUP.format(course), gids[course]["student_gid"], everyone))
+        result.append(system.Group(INSTRUCTOR_GROUP.format(course), gids[course]["instructor_gid"], instructors))
     return result
 
 
 def course_sizes(db):
-    sizes = {course: [0, 0] for course in registry.courses(db)}
-    for membership in registry.memberships(db):
-        sizes[membership["course"]][membership["role"] == STUDENT] += 1
-    return {course: tuple(size) for course, size in sizes.items()}
+    return registry.course_sizes(db)
 
 
 def course_dir(settings, course):
@@ -97,10 +89,9 @@ def instructor_link(settings, login, course):
 def ensure_instructor_links(db, settings, logins=None):
     """~/courses/<course> -> the shared course directory, for each instructor membership."""
     users = registry.users(db)
-    for membership in registry.memberships(db):
-        if membership["role"] != INSTRUCTOR or (logins is not None and membership["login"] not in logins):
+    for login, course in registry.instructor_memberships(db):
+        if logins is not None and login not in logins:
             continue
-        login, course = membership["login"], membership["course"]
         link = instructor_link(settings, login, course)
         if os.path.islink(link):
             continue

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from . import courses, lti, registry, system
-from .ids import allocate_ids, used_ids
+from .ids import IdPool
 from .sync import apply_registry
 
 
@@ -33,9 +33,9 @@ def _free_login(db, etc_files, lti_user):
     raise RuntimeError(f"no free login for LTI user {lti_user!r}")
 
 
-def _new_lti_user(db, settings, etc_files, launch):
+def _new_lti_user(db, pool, etc_files, launch):
     login = _free_login(db, etc_files, launch.lti_user)
-    (uid,) = allocate_ids(used_ids(etc_files, db, settings.home_root), settings.first_uid, 1)
+    (uid,) = pool.take()
     registry.save_user(db, {
         "login": login, "uid": uid, "origin": "lti", "active": 1,
         "password_hash": system.NO_PASSWORD, "password_digest": "",
@@ -48,10 +48,11 @@ def apply_launch(settings, launch, etc="/etc"):
     """The login for this launch, with its user, home, course and groups in place."""
     with registry.connect(settings.registry_path) as db:
         etc_files = system.EtcFiles(etc)
+        pool = IdPool.read(etc_files, db, settings)
         login = registry.lti_login(db, launch.consumer_key, launch.lti_user)
         if login is None:
-            login = _new_lti_user(db, settings, etc_files, launch)
-        courses.ensure_course(db, launch.course, etc_files, settings)
+            login = _new_lti_user(db, pool, etc_files, launch)
+        courses.ensure_course(db, launch.course, pool)
         role = courses.INSTRUCTOR if launch.instructor else courses.STUDENT
         registry.add_membership(db, login, launch.course, role, "lti")
         registry.record_launch(db, {

@@ -89,8 +89,33 @@ def courses(db):
     return {row["course"]: dict(row) for row in db.execute("SELECT * FROM courses")}
 
 
-def memberships(db):
-    return [dict(row) for row in db.execute("SELECT * FROM memberships ORDER BY course, login")]
+def members_by_course(db):
+    """{course: ([everyone], [instructors])}, logins sorted; a large school has hundreds of
+    thousands of memberships, so this is one pass over plain tuples."""
+    members = {course: ([], []) for course in courses(db)}
+    rows = db.execute("SELECT course, login, role FROM memberships ORDER BY course, login")
+    for course, login, role in map(tuple, rows):
+        everyone, instructors = members[course]
+        everyone.append(login)
+        if role == "instructor":
+            instructors.append(login)
+    return members
+
+
+def instructor_memberships(db):
+    """[(login, course)] of every instructor."""
+    rows = db.execute("SELECT login, course FROM memberships WHERE role = 'instructor' ORDER BY login, course")
+    return [tuple(row) for row in rows]
+
+
+def course_sizes(db):
+    """{course: (instructors, students)}."""
+    sizes = {course: (0, 0) for course in courses(db)}
+    rows = db.execute(
+        "SELECT course, SUM(role = 'instructor'), SUM(role = 'student') FROM memberships GROUP BY course"
+    )
+    sizes.update({course: (instructors, students) for course, instructors, students in map(tuple, rows)})
+    return sizes
 
 
 def active_user(db, login):
@@ -122,11 +147,19 @@ def save_course(db, course, student_gid, instructor_gid):
 
 
 def set_memberships(db, origin, pairs):
-    """Replace every membership of `origin` by `pairs`: (login, course, role) tuples."""
-    db.execute("DELETE FROM memberships WHERE origin = ?", (origin,))
+    """Make the memberships of `origin` exactly `pairs`: (login, course, role) tuples. Only the
+    differences are written, so an unchanged file costs one read."""
+    current = {
+        tuple(row) for row in db.execute("SELECT login, course, role FROM memberships WHERE origin = ?", (origin,))
+    }
+    wanted = set(pairs)
+    db.executemany(
+        "DELETE FROM memberships WHERE login = ? AND course = ? AND role = ? AND origin = ?",
+        [(*pair, origin) for pair in current - wanted],
+    )
     db.executemany(
         "INSERT OR REPLACE INTO memberships (login, course, role, origin) VALUES (?, ?, ?, ?)",
-        [(login, course, role, origin) for login, course, role in pairs],
+        [(*pair, origin) for pair in wanted - current],
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from . import accounts as accounts_file
 from . import courses, passwords, registry, system
-from .ids import allocate_ids, used_ids
+from .ids import IdPool
 from .keys import ensure_secret
 
 log = logging.getLogger(__name__)
@@ -71,17 +71,16 @@ def password_digest(key, password):
     return hmac.new(key.encode(), password.encode(), hashlib.sha256).hexdigest()
 
 
-def new_user_ids(logins, settings, used):
-    """UIDs for new users: an existing home keeps the UID that owns it."""
+def new_user_ids(logins, settings, pool):
+    """UIDs for new users: an existing home gives back the UID that owns it."""
     uids, missing = {}, []
     for login in logins:
         owner = system.home_owner(os.path.join(settings.home_root, login))
-        if owner is not None and owner >= settings.first_uid and owner not in used - {owner}:
+        if pool.claim_home_owner(owner):
             uids[login] = owner
         else:
             missing.append(login)
-    taken = used | set(uids.values())
-    uids.update(zip(missing, allocate_ids(taken, settings.first_uid, len(missing))))
+    uids.update(zip(missing, pool.take(len(missing))))
     return uids
 
 
@@ -145,7 +144,8 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
             hashes = passwords.hash_many(list(to_hash.values()), settings.password_hash)
             for login, password_hash in zip(to_hash, hashes):
                 changes[login]["password_hash"] = password_hash
-            uids = new_user_ids(report.added, settings, used_ids(etc_files, db, settings.home_root))
+            pool = IdPool.read(etc_files, db, settings)
+            uids = new_user_ids(report.added, settings, pool)
             for login, uid in uids.items():
                 changes[login]["uid"] = uid
             in_csv = {account.login for account in rows}
@@ -155,7 +155,7 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
                     changes[login] = dict(user, active=0)
             for row in changes.values():
                 registry.save_user(db, row)
-            courses.set_csv_memberships(db, rows, settings, etc_files)
+            courses.set_csv_memberships(db, rows, pool)
             report.courses = courses.course_sizes(db)
             if dry_run:
                 raise _DryRun
@@ -191,10 +191,11 @@ def apply_registry(db, settings, etc_files, logins=None):
     for group in courses.groups(db):
         etc_files.set_group(group)
     written = etc_files.write()
+    skel_files = system.skeleton()
     created = [
         user["login"]
         for user in chosen
-        if system.ensure_home(system.User(user["login"], user["uid"], "", home_of(settings, user["login"])))
+        if system.ensure_home(system.User(user["login"], user["uid"], "", home_of(settings, user["login"])), skel_files)
     ]
     courses.ensure_course_dirs(db, settings)
     courses.ensure_instructor_links(db, settings, logins)

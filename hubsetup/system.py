@@ -144,26 +144,40 @@ class EtcFiles:
         os.replace(tmp, path)
 
 
-def ensure_home(user, skel="/etc/skel"):
-    """Create the home (0700, from /etc/skel) if missing; fix owner and mode if not.
+def skeleton(skel="/etc/skel"):
+    """The files of /etc/skel as [(name, bytes)], read once per sync (top level only: that is
+    all Debian puts there)."""
+    if not os.path.isdir(skel):
+        return []
+    files = []
+    for entry in os.scandir(skel):
+        if entry.is_file(follow_symlinks=False):
+            with open(entry.path, "rb") as f:
+                files.append((entry.name, f.read()))
+    return files
+
+
+def ensure_home(user, skel_files=()):
+    """Create the home (0700, with the skeleton files) if missing; fix owner and mode if not.
 
     Returns True when the home was created."""
-    if os.path.isdir(user.home):
+    try:
         stat = os.stat(user.home)
-        if (stat.st_uid, stat.st_gid) != (user.uid, user.uid):
-            os.chown(user.home, user.uid, user.uid)
-        if stat.st_mode & 0o777 != 0o700:
-            os.chmod(user.home, 0o700)
-        return False
-    if os.path.isdir(skel):
-        shutil.copytree(skel, user.home, symlinks=True)
-    else:
-        os.mkdir(user.home)
-    for root, dirs, files in os.walk(user.home):
-        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-            os.lchown(name, user.uid, user.uid)
-    os.chmod(user.home, 0o700)
-    return True
+    except FileNotFoundError:
+        os.mkdir(user.home, 0o700)
+        for name, content in skel_files:
+            path = os.path.join(user.home, name)
+            with open(path, "wb") as f:
+                f.write(content)
+            os.lchown(path, user.uid, user.uid)
+        os.chown(user.home, user.uid, user.uid)
+        os.chmod(user.home, 0o700)  # mkdir's mode is cut by the umask
+        return True
+    if (stat.st_uid, stat.st_gid) != (user.uid, user.uid):
+        os.chown(user.home, user.uid, user.uid)
+    if stat.st_mode & 0o777 != 0o700:
+        os.chmod(user.home, 0o700)
+    return False
 
 
 def home_owner(home):
