@@ -32,6 +32,8 @@ def test_sample_teacher_gets_jupyterlab_with_course_tools(stack, client, sample_
     prof = client("prof1")
     assert prof.log_in("wawa")
     config = prof.start_server()
+    status = prof.server_api("GET", "api/status")
+    assert status.status_code == 200 and "started" in status.json(), status.text
     assert not disabled_plugins(config) & NBGRADER_INSTRUCTOR_PLUGINS
     assert prof.server_api("GET", "formgrader").status_code == 200
 
