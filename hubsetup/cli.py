@@ -10,7 +10,7 @@ from . import courses, grades, lti, registry, status
 from . import settings as settings_module
 from .accounts import AccountsError
 from .keys import ensure_secret
-from .sync import check_accounts, sync_accounts
+from .sync import check_accounts, remove_users, sync_accounts
 
 HUB_CONFIG = "/srv/jupyterhub/jupyterhub_config.py"
 
@@ -128,6 +128,17 @@ def grades_watch(args, settings):
         time.sleep(args.interval)
 
 
+def users_remove(args, settings):
+    try:
+        remove_users(settings, args.logins, keep_home=args.keep_home,
+                     running=status.running_servers(settings.state_dir))
+    except ValueError as error:
+        return fail(error)
+    kept = " (homes kept)" if args.keep_home else ""
+    print(f"removed {len(args.logins)} user(s){kept}: {', '.join(args.logins)}")
+    return 0
+
+
 def show_status(args, settings):
     print(status.report(settings))
     return 0
@@ -181,6 +192,13 @@ def parser():
     run.add_argument("--config", default=HUB_CONFIG)
     run.add_argument("jupyterhub_args", nargs=argparse.REMAINDER)
     run.set_defaults(func=start)
+
+    users = commands.add_parser("users", help="hub users made by LTI launches")
+    users_commands = users.add_subparsers(dest="action", required=True)
+    remove = users_commands.add_parser("remove", help="remove LTI users (their home too, unless --keep-home)")
+    remove.add_argument("logins", nargs="+")
+    remove.add_argument("--keep-home", action="store_true", help="keep their files in /home")
+    remove.set_defaults(func=users_remove)
 
     status_parser = commands.add_parser("status", help="users, running servers, courses, disk use")
     status_parser.set_defaults(func=show_status)

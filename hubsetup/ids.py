@@ -19,6 +19,7 @@ class IdPool:
     def read(cls, etc_files, db, settings):
         accounts = etc_files.user_ids() | etc_files.group_ids()
         accounts |= {user["uid"] for user in registry.users(db).values()}
+        accounts |= registry.retired_ids(db)
         for course in registry.courses(db).values():
             accounts |= {course["student_gid"], course["instructor_gid"]}
         with os.scandir(settings.home_root) as entries:

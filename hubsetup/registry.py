@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS memberships (
     origin TEXT NOT NULL,              -- 'csv' or 'lti': a CSV sync only rewrites its own
     PRIMARY KEY (login, course)
 );
+CREATE TABLE IF NOT EXISTS retired_ids (
+    id INTEGER PRIMARY KEY             -- UIDs of removed users: files may still carry them
+);
 CREATE TABLE IF NOT EXISTS lti_identities (
     consumer_key TEXT NOT NULL,
     lti_user TEXT NOT NULL,            -- the launch's user value (edX username or anonymous id)
@@ -220,3 +223,15 @@ def record_push(db, login, course, assignment, score):
         "UPDATE launches SET pushed_score = ?, pushed_at = ? WHERE login = ? AND course = ? AND assignment = ?",
         (score, time.time(), login, course, assignment),
     )
+
+
+def retired_ids(db):
+    return {row[0] for row in db.execute("SELECT id FROM retired_ids")}
+
+
+def remove_user(db, login):
+    """Forget a user entirely; their UID is retired, never handed out again."""
+    user = db.execute("SELECT uid FROM users WHERE login = ?", (login,)).fetchone()
+    for table in ("memberships", "lti_identities", "launches", "users"):
+        db.execute(f"DELETE FROM {table} WHERE login = ?", (login,))
+    db.execute("INSERT OR IGNORE INTO retired_ids (id) VALUES (?)", (user[0],))

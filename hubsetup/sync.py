@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 
 from . import accounts as accounts_file
@@ -176,6 +177,29 @@ def check_accounts(settings, path, etc="/etc"):
     if conflicts:
         raise accounts_file.AccountsError(path, conflicts)
     return rows
+
+
+def remove_users(settings, logins, keep_home=False, etc="/etc", running=()):
+    """Remove LTI users: registry rows, /etc entries, course memberships and (unless keep_home)
+    their homes. accounts.csv users are refused: removing their row locks them instead."""
+    with registry.connect(settings.registry_path) as db:
+        etc_files = system.EtcFiles(etc)
+        known = registry.users(db)
+        problems = [f"{login!r} is not a hub user" for login in logins if login not in known]
+        problems += [
+            f"{login!r} comes from accounts.csv: remove its row there (that locks it, keeping its files)"
+            for login in logins if login in known and known[login]["origin"] == "csv"
+        ]
+        problems += [f"{login!r} has a running server: stop it first" for login in logins if login in running]
+        if problems:
+            raise ValueError("; ".join(problems))
+        for login in logins:
+            registry.remove_user(db, login)
+            etc_files.remove_user(login)
+        apply_registry(db, settings, etc_files, logins=[])
+    if not keep_home:
+        for login in logins:
+            shutil.rmtree(home_of(settings, login), ignore_errors=True)
 
 
 def apply_registry(db, settings, etc_files, logins=None):

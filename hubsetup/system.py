@@ -108,6 +108,11 @@ class EtcFiles:
         today = str(int(time.time() // 86400))
         self.tables["shadow"][user.login] = [user.login, user.password_hash, today, "0", "99999", "7", "", "", ""]
 
+    def remove_user(self, login):
+        """Drop a user and their personal group (course groups are rewritten by the caller)."""
+        for name in ETC_FILES:
+            self.tables[name].pop(login, None)
+
     def set_group(self, group):
         members = ",".join(sorted(group.members))
         self.tables["group"][group.name] = [group.name, "x", str(group.gid), members]

@@ -118,3 +118,15 @@ def test_bad_launches_are_refused_and_create_nothing(stack, client, consumer):
     results = {name: client("browser").launch(params).status_code for name, (_, params) in battery.items()}
     assert results == {name: status for name, (status, _) in battery.items()}
     assert stack.system_snapshot() == before
+
+
+def test_admin_removes_an_lti_user(stack, client, consumer):
+    _, login, _ = launched_user(stack, client, sign(stack, consumer, username="leaving-student"))
+    uid = stack.uid_of(login)
+    refused = stack.exec("hubsetup", "users", "remove", "prof1", check=False)
+    assert refused.returncode == 2 and "accounts.csv" in refused.stderr
+    stack.exec("hubsetup", "users", "remove", login)
+    assert stack.exec("id", login, check=False).returncode != 0
+    assert stack.exec("test", "-e", f"/home/{login}", check=False).returncode != 0
+    _, again, _ = launched_user(stack, client, sign(stack, consumer, username="leaving-student"))
+    assert stack.uid_of(again) != uid

@@ -155,3 +155,37 @@ def test_registry_and_state_are_private(site):
     site.sync("prof1;wawa;1\n")
     assert stat.S_IMODE(os.stat(site.settings.state_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(site.settings.registry_path).st_mode) == 0o600
+
+
+def launch_as(site, lti_user, course="course-v1-x", instructor=False):
+    from hubsetup.launch import Launch, apply_launch
+
+    launch = Launch("key", lti_user, course, instructor, "block-1", assignment="ps1")
+    return apply_launch(site.settings, launch, etc=str(site.etc))
+
+
+def test_lti_launch_makes_a_user_in_its_course(site):
+    login = launch_as(site, "Marie.Curie")
+    assert login == "marie.curie"
+    assert "marie.curie" in site.table("group")["nbgrader-course-v1-x"][3].split(",")
+    assert site.shadow_hash("marie.curie") == "!"  # no password: LTI only
+    assert launch_as(site, "Marie.Curie") == login
+
+
+def test_removed_lti_user_is_gone_and_its_uid_never_reused(site):
+    site.sync("prof1;wawa;1\n")
+    login = launch_as(site, "leaver")
+    uid = site.table("passwd")[login][2]
+    from hubsetup.sync import remove_users
+
+    remove_users(site.settings, [login], etc=str(site.etc))
+    assert login not in site.table("passwd") and login not in site.table("shadow")
+    assert login not in site.table("group")["nbgrader-course-v1-x"][3].split(",")
+    assert not (site.tmp / "home" / login).exists()
+    newcomer = launch_as(site, "newcomer")
+    assert site.table("passwd")[newcomer][2] != uid
+    with pytest.raises(ValueError, match="accounts.csv"):
+        remove_users(site.settings, ["prof1"], etc=str(site.etc))
+    with pytest.raises(ValueError, match="running server"):
+        remove_users(site.settings, [newcomer], etc=str(site.etc), running=[newcomer])
+    assert newcomer in site.table("passwd")
