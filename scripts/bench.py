@@ -560,8 +560,9 @@ def wait_stopped(url, students, token, max_seconds=120):
     return [s.login for s in waiting]
 
 
-def cleanup(url, students, admin, token):
-    """Stop every server the bench started; with an admin token, also delete the hub users."""
+def cleanup(url, students, admin, token, compose):
+    """Stop every server the bench started; with an admin token, also delete the hub users;
+    then remove the bench's LTI users from the registry, /etc and /home."""
     started = [s for s in students if s.login and s.session is not None]
     with ThreadPoolExecutor(max_workers=8) as pool:  # a stop can take a second or more each
         stopped = list(pool.map(lambda s: stop_own_server(url, s), started))
@@ -577,11 +578,13 @@ def cleanup(url, students, admin, token):
         forget_token(url, admin, token)
     for student in started:
         student.session.close()
+    removable = [s.login for s in started if s.login not in still_running]
+    removed = compose.exec("hubsetup", "users", "remove", *removable, check=False, timeout=600) if removable else None
     return {
         "servers_stopped": len(started) - len(still_running), "stop_refused": refused,
         "still_running": still_running, "hub_users_deleted": len(deleted),
-        "left_behind": "registry rows, Linux users and homes of the bench's LTI users (no product "
-                       "command removes them yet; see docs/benchmarks.md)",
+        "system_users_removed": len(removable) if removed is not None and removed.returncode == 0 else 0,
+        "remove_error": (removed.stderr.strip() if removed is not None and removed.returncode else ""),
     }
 
 
@@ -948,7 +951,7 @@ def storm_command(args):
         health_records = health.stop() if health.is_alive() else health.records
         if not args.keep:
             log("cleanup: stopping the bench's servers" + (" and deleting its hub users" if token else ""))
-            cleaned = cleanup(url, floors + students, admin, token)
+            cleaned = cleanup(url, floors + students, admin, token, compose)
         else:
             cleaned = {"kept": True}
     logins = {s.login for s in students if s.login}

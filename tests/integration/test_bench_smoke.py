@@ -26,3 +26,4 @@ def test_small_storm_reaches_every_kernel_and_writes_its_results(stack, tmp_path
     assert "LTI launch" in (out / "hub.log").read_text()
     # the floor's and the students' servers are stopped again
     assert result["cleanup"]["servers_stopped"] == USERS + 1 and not result["cleanup"]["still_running"]
+    assert result["cleanup"]["system_users_removed"] == USERS + 1, result["cleanup"]
