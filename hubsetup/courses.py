@@ -50,10 +50,6 @@ def groups(db):
     return result
 
 
-def course_sizes(db):
-    return registry.course_sizes(db)
-
-
 def course_dir(settings, course):
     return os.path.join(settings.courses_root, course)
 

@@ -48,11 +48,14 @@ def apply_launch(settings, launch, etc="/etc"):
     """The login for this launch, with its user, home, course and groups in place."""
     with registry.connect(settings.registry_path) as db:
         etc_files = system.EtcFiles(etc)
-        pool = IdPool.read(etc_files, db, settings)
         login = registry.lti_login(db, launch.consumer_key, launch.lti_user)
-        if login is None:
-            login = _new_lti_user(db, pool, etc_files, launch)
-        courses.ensure_course(db, launch.course, pool)
+        known_courses = registry.courses(db)
+        # Reading the id pool scans every home: only a new user or a new course needs ids.
+        if login is None or launch.course not in known_courses:
+            pool = IdPool.read(etc_files, db, settings)
+            if login is None:
+                login = _new_lti_user(db, pool, etc_files, launch)
+            courses.ensure_course(db, launch.course, pool, known_courses)
         role = courses.INSTRUCTOR if launch.instructor else courses.STUDENT
         registry.add_membership(db, login, launch.course, role, "lti")
         registry.record_launch(db, {

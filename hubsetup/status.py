@@ -3,7 +3,7 @@
 import os
 import sqlite3
 
-from . import courses, registry
+from . import registry
 
 
 def running_servers(state_dir):
@@ -44,7 +44,7 @@ def human(size):
 def report(settings, largest=5):
     with registry.connect(settings.registry_path, write=False) as db:
         users = registry.users(db)
-        sizes = courses.course_sizes(db)
+        sizes = registry.course_sizes(db)
     by_kind = {}
     for user in users.values():
         kind = f"{user['origin']} {'active' if user['active'] else 'locked'}"

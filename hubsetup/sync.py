@@ -157,7 +157,7 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
             for row in changes.values():
                 registry.save_user(db, row)
             courses.set_csv_memberships(db, rows, pool)
-            report.courses = courses.course_sizes(db)
+            report.courses = registry.course_sizes(db)
             if dry_run:
                 raise _DryRun
             report.files_written, report.homes_created = apply_registry(db, settings, etc_files)
