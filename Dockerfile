@@ -1,6 +1,9 @@
-# One image: JupyterHub + configurable-http-proxy + LTI + nbgrader + JupyterLab, run as root
-# (it creates Linux users and starts their servers). Build behind a registry-less network with
-# BASE_IMAGE=$(scripts/build-local-base); everyone else keeps the official default.
+# Two images from one file, sharing every layer a user's server needs:
+#   hub (the default target): JupyterHub + configurable-http-proxy + LTI + nbgrader + JupyterLab,
+#     run as root (it creates Linux users and, by default, starts their servers as processes);
+#   user: one user's server in a container of its own (SPAWNER=docker or swarm).
+# Build behind a registry-less network with BASE_IMAGE=$(scripts/build-local-base); everyone
+# else keeps the official default.
 ARG BASE_IMAGE=debian:trixie-slim
 
 # npm is large and only needed to install the proxy: keep it in this stage.
@@ -10,26 +13,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends npm ca-certificates \
  && npm install --global --prefix /opt/proxy --omit=dev "configurable-http-proxy@${CHP_VERSION}"
 
-FROM ${BASE_IMAGE}
-# Bumped by releases (and by the upgrade test): recreating the container on a new image keeps
-# every user, file and gradebook.
-ARG HUB_VERSION=dev
-LABEL org.opencontainers.image.title="teaching-hub" org.opencontainers.image.version="${HUB_VERSION}"
+# What a user's server runs on: Python, JupyterLab, nbgrader, pandas and our Jupyter config.
+FROM ${BASE_IMAGE} AS notebook
 ENV LANG=C.UTF-8 \
-    PATH=/opt/venv/bin:/opt/proxy/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_NO_CACHE_DIR=1
-# login: the PAM stack for the password form; nodejs: the proxy's runtime. `node` is diverted
-# into /opt/proxy/bin: JupyterLab runs node at every start when it finds it on the PATH, and
-# user servers' PATH lacks /opt/proxy/bin.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      python3 python3-venv login libpam-modules nodejs ca-certificates tini git less nano \
- && mkdir -p /opt/proxy/bin \
- && dpkg-divert --local --rename --divert /opt/proxy/bin/node /usr/bin/node \
+ && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates tini git less nano \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=proxy /opt/proxy/lib /opt/proxy/lib
-RUN ln -s ../lib/node_modules/configurable-http-proxy/bin/configurable-http-proxy /opt/proxy/bin/configurable-http-proxy
-
 COPY requirements.txt /tmp/requirements.txt
 # rfc3987-syntax (an optional format checker of jsonschema, pulled in by jupyter-events)
 # builds its parsers at import: 1.6 CPU-s of every user server's start. jsonschema skips the
@@ -39,12 +30,43 @@ RUN python3 -m venv /opt/venv && pip install -r /tmp/requirements.txt \
 COPY pyproject.toml /tmp/hubsetup/
 COPY hubsetup /tmp/hubsetup/hubsetup
 RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/requirements.txt
-
 COPY jupyter/ /etc/jupyter/
+COPY nbgrader_config.py /etc/jupyter/
 # Students are not asked about Jupyter news, and no server calls out for updates.
 COPY lab-settings/overrides.json /opt/venv/share/jupyter/lab/settings/overrides.json
+
+# A user's server in its own container, started by the hub as that user's UID. Names come from
+# the hub's user list, mounted read-only at /var/lib/extrausers. No setuid program is left: no
+# way back to root from inside.
+FROM notebook AS user
+ARG HUB_VERSION=dev
+LABEL org.opencontainers.image.title="teaching-hub-user" org.opencontainers.image.version="${HUB_VERSION}"
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libnss-extrausers \
+ && rm -rf /var/lib/apt/lists/* \
+ && sed -i -E 's/^(passwd|group):(.*)$/\1:\2 extrausers/' /etc/nsswitch.conf \
+ && find / -xdev -perm /6000 -type f -exec chmod ug-s {} +
+COPY user-image/start-user-server /usr/local/bin/
+ENTRYPOINT ["tini", "--"]
+CMD ["start-user-server"]
+
+FROM notebook AS hub
+# Bumped by releases (and by the upgrade test): recreating the container on a new image keeps
+# every user, file and gradebook.
+ARG HUB_VERSION=dev
+LABEL org.opencontainers.image.title="teaching-hub" org.opencontainers.image.version="${HUB_VERSION}"
+ENV PATH=/opt/venv/bin:/opt/proxy/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# login: the PAM stack for the password form; nodejs: the proxy's runtime. `node` is diverted
+# into /opt/proxy/bin: JupyterLab runs node at every start when it finds it on the PATH, and
+# user servers' PATH lacks /opt/proxy/bin.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends login libpam-modules nodejs \
+ && mkdir -p /opt/proxy/bin \
+ && dpkg-divert --local --rename --divert /opt/proxy/bin/node /usr/bin/node \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=proxy /opt/proxy/lib /opt/proxy/lib
+RUN ln -s ../lib/node_modules/configurable-http-proxy/bin/configurable-http-proxy /opt/proxy/bin/configurable-http-proxy
 COPY jupyterhub_config.py /srv/jupyterhub/
-COPY nbgrader_config.py /etc/jupyter/
 # private/: where compose mounts accounts.csv, out of reach of the users' own shells.
 RUN install -d -m 0700 /srv/jupyterhub/private /srv/jupyterhub/state
 WORKDIR /srv/jupyterhub

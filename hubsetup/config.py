@@ -5,16 +5,30 @@ Each function only sets values, so each can be read and tested alone and re-runn
 
 import os
 
+from . import containers
 from .singleuser import FRAMED_COOKIE_OPTIONS
 from .spawner import remember_launch_course
 
 VENV_BIN = "/opt/venv/bin"
 PROXY_COMMAND = "/opt/proxy/bin/configurable-http-proxy"
+SPAWNER_CLASSES = {
+    "local": "hubsetup.spawner.HubSpawner",
+    "docker": "hubsetup.docker_spawners.HubDockerSpawner",
+    "swarm": "hubsetup.docker_spawners.HubSwarmSpawner",
+}
+# The hub's compose service name: what user containers call the hub by.
+HUB_SERVICE = "hub"
 
 
 def update_hub(c, settings):
     c.JupyterHub.bind_url = "http://:8000"
-    c.JupyterHub.hub_ip = "127.0.0.1"
+    if settings.spawner_mode == "local":
+        c.JupyterHub.hub_ip = "127.0.0.1"
+    else:
+        # User containers reach the hub's API over the users' network, by service name (an IP
+        # would change whenever the hub's container is re-created).
+        c.JupyterHub.hub_ip = "0.0.0.0"
+        c.JupyterHub.hub_connect_ip = HUB_SERVICE
     c.JupyterHub.db_url = "sqlite:///" + os.path.join(settings.state_dir, "jupyterhub.sqlite")
     c.JupyterHub.cookie_secret_file = os.path.join(settings.state_dir, "jupyterhub_cookie_secret")
     c.JupyterHub.concurrent_spawn_limit = settings.spawn_limit
@@ -58,9 +72,9 @@ def update_auth(c, settings):
 
 
 def update_spawner(c, settings):
-    c.JupyterHub.spawner_class = "hubsetup.spawner.HubSpawner"
+    c.JupyterHub.spawner_class = SPAWNER_CLASSES[settings.spawner_mode]
     c.Spawner.auth_state_hook = remember_launch_course
-    c.HubSpawner.starting_at_once = settings.starting_at_once
+    c.StartInTurns.starting_at_once = settings.starting_at_once
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = settings.start_timeout
     c.Spawner.http_timeout = settings.start_timeout
@@ -78,6 +92,29 @@ def update_spawner(c, settings):
         "users:activity!user", "access:servers!server", "read:users:groups!user",
         "list:services", "read:services",
     ]
+
+
+def update_containers(c, settings, placement=None):
+    """SPAWNER=docker or swarm: the user image, the hub's volumes and network, limits."""
+    if settings.spawner_mode == "local":
+        return
+    if placement is None:
+        client = containers.docker_client()
+        placement = containers.discover(client, settings)
+        if settings.spawner_mode == "docker":  # a swarm's nodes pull it from a registry
+            containers.check_image(client, settings)
+    containers.check_placement(placement, settings)
+    c.UserContainer.hub_placement = placement
+    c.DockerSpawner.image = settings.user_image
+    c.DockerSpawner.cmd = ["start-user-server"]
+    c.DockerSpawner.network_name = placement.network
+    c.DockerSpawner.use_internal_ip = True
+    # Nothing lives in a user's container but their running server: their files are in the
+    # volumes, and a fresh container picks up a changed image, limit or course group.
+    c.DockerSpawner.remove = True
+    c.DockerSpawner.prefix = f"{placement.project}-user"
+    c.DockerSpawner.mem_limit = settings.user_mem_limit
+    c.DockerSpawner.cpu_limit = settings.user_cpu_limit
 
 
 # Users may hand their servers the service scopes nbgrader's course list asks for.
@@ -118,4 +155,5 @@ def apply(c, settings):
     update_embedding(c, settings)
     update_auth(c, settings)
     update_spawner(c, settings)
+    update_containers(c, settings)
     update_services(c, settings)

@@ -8,6 +8,7 @@ import os
 import re
 from dataclasses import dataclass
 
+SPAWNER_MODES = ("local", "docker", "swarm")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -92,6 +93,29 @@ SETTINGS = {
         "`https://courses.example.org https://studio.example.org` (edX shows LTI components "
         "inline). Needs HTTPS: cookies then become `SameSite=None; Secure`.",
     ),
+    "spawner": Setting(
+        "SPAWNER", "local",
+        "Where user servers run: local (processes in the hub container), docker (a container "
+        "per user; add docker-compose.docker.yml) or swarm (a Swarm service per user; "
+        "docker-stack.yml). README: \"Choosing where servers run\".",
+    ),
+    "user_image": Setting(
+        "USER_IMAGE", "teaching-hub-user:latest",
+        "Image of per-user containers (docker and swarm): the Dockerfile's `user` target.",
+    ),
+    "user_mem_limit": Setting(
+        "USER_MEM_LIMIT", "1G",
+        "Memory of one user's server and kernels together (docker and swarm), e.g. 512M, 2G; "
+        "past it the kernel that asked for more is killed.",
+    ),
+    "user_cpu_limit": Setting(
+        "USER_CPU_LIMIT", "1", "CPU cores one user's server may use (docker and swarm), e.g. 0.5.",
+        float,
+    ),
+    "user_network": Setting(
+        "USER_NETWORK", "",
+        "Docker network of per-user containers; empty: the hub's own network named `*_users`.",
+    ),
     "grades_auto_push": Setting(
         "GRADES_AUTO_PUSH", "0",
         "Seconds between automatic pushes of new or changed scores to the LMS after grading "
@@ -120,6 +144,11 @@ class Settings:
     lti_uri_scheme: str
     grades_auto_push: int
     lms_origins: str
+    spawner: str
+    user_image: str
+    user_mem_limit: str
+    user_cpu_limit: float
+    user_network: str
 
     @classmethod
     def from_env(cls, env=None, **overrides):
@@ -158,6 +187,12 @@ class Settings:
         if bool(self.lti_key) != bool(self.lti_secret):
             raise SystemExit("LTI_KEY and LTI_SECRET must be set together")
         return {self.lti_key: self.lti_secret} if self.lti_key else {}
+
+    @property
+    def spawner_mode(self):
+        if self.spawner not in SPAWNER_MODES:
+            raise SystemExit(f"SPAWNER={self.spawner!r}: must be one of {', '.join(SPAWNER_MODES)}")
+        return self.spawner
 
     @property
     def registry_path(self):

@@ -1,10 +1,12 @@
-"""Single-user servers as local processes, with the environment each role needs."""
+"""Single-user servers as local processes, and the course and role environment every kind of
+server gets (processes here, containers in hubsetup.docker_spawners)."""
 
 import asyncio
 import html
 import os
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from traitlets.config import LoggingConfigurable
 from jupyterhub.utils import exponential_backoff
 from tornado.httpclient import AsyncHTTPClient
 from traitlets import Integer, default
@@ -15,65 +17,15 @@ from .settings import current as current_settings
 ROLE_CONFIG_ROOT = "/etc/jupyter/roles"
 
 
-class HubSpawner(LocalProcessSpawner):
-    umask = Integer(
-        0o007,
-        help="umask of user servers: files are shared with the file's group (a co-instructor "
-        "in a course directory; only the user themself in their own home).",
-    ).tag(config=True)
-
-    starting_at_once = Integer(
-        0,
-        help="How many servers may be starting (importing, binding their port) at once; others "
-        "wait their turn. Starts are CPU-bound: when a whole class starts together, taking "
-        "turns gets every server up sooner than all competing for the CPU. 0: the CPU count.",
-    ).tag(config=True)
+class CourseRoles(LoggingConfigurable):
+    """The UI and nbgrader course of a user's server, from their role in the registry."""
 
     # The course of the LTI launch that logged the user in, if any (from auth state).
     launch_course = None
 
-    _start_turns = None  # one semaphore per hub process, made on first use (in the hub's loop)
-
-    @classmethod
-    def start_turns(cls, size):
-        if cls._start_turns is None:
-            cls._start_turns = asyncio.Semaphore(size or os.cpu_count() or 2)
-        return cls._start_turns
-
-    async def start(self):
-        """Start in turn with the other servers; a turn lasts until this one answers HTTP."""
-        async with self.start_turns(self.starting_at_once):
-            ip, port = await super().start()
-            await self.wait_until_answering(f"http://{ip}:{port}{self.server.base_url}api")
-        return ip, port
-
-    async def wait_until_answering(self, url):
-        client = AsyncHTTPClient()
-
-        async def answering():
-            if await self.poll() is not None:
-                return True  # it exited: JupyterHub reports that; give the turn back now
-            try:
-                await client.fetch(url, raise_error=False, request_timeout=2)
-            except Exception:  # not listening yet
-                return False
-            return True
-
-        await exponential_backoff(answering, f"{url} did not answer", timeout=self.http_timeout)
-
     @property
     def settings(self):
         return current_settings()
-
-    def make_preexec_fn(self, name):
-        become_user = set_user_setuid(name)
-        umask = self.umask
-
-        def preexec():
-            become_user()
-            os.umask(umask)
-
-        return preexec
 
     def taught_courses(self):
         with registry.connect(self.settings.registry_path, write=False) as db:
@@ -123,6 +75,69 @@ class HubSpawner(LocalProcessSpawner):
 
     def options_from_form(self, formdata):
         return {"course": formdata.get("course", [""])[0]}
+
+
+class StartInTurns(LoggingConfigurable):
+    """Servers take turns to start instead of all competing for the CPU at once.
+
+    CourseRoles, StartInTurns and hubsetup.docker_spawners.UserContainer are mixins: they go
+    before a Spawner class in a spawner's bases."""
+
+    starting_at_once = Integer(
+        0,
+        help="How many servers may be starting (importing, binding their port) at once; others "
+        "wait their turn. Starts are CPU-bound: when a whole class starts together, taking "
+        "turns gets every server up sooner than all competing for the CPU. 0: the CPU count.",
+    ).tag(config=True)
+
+    _start_turns = None  # one semaphore per hub process, made on first use (in the hub's loop)
+
+    @classmethod
+    def start_turns(cls, size):
+        if cls._start_turns is None:
+            cls._start_turns = asyncio.Semaphore(size or os.cpu_count() or 2)
+        return cls._start_turns
+
+    async def start(self):
+        """Start in turn with the other servers; a turn lasts until this one answers HTTP."""
+        async with self.start_turns(self.starting_at_once):
+            ip, port = await super().start()
+            await self.wait_until_answering(f"http://{ip}:{port}{self.server.base_url}api")
+        return ip, port
+
+    async def wait_until_answering(self, url):
+        client = AsyncHTTPClient()
+
+        async def answering():
+            if await self.poll() is not None:
+                return True  # it exited: JupyterHub reports that; give the turn back now
+            try:
+                await client.fetch(url, raise_error=False, request_timeout=2)
+            except Exception:  # not listening yet
+                return False
+            return True
+
+        await exponential_backoff(answering, f"{url} did not answer", timeout=self.http_timeout)
+
+
+class HubSpawner(CourseRoles, StartInTurns, LocalProcessSpawner):
+    """A user's server as a process of the hub's container, as that user."""
+
+    umask = Integer(
+        0o007,
+        help="umask of user servers: files are shared with the file's group (a co-instructor "
+        "in a course directory; only the user themself in their own home).",
+    ).tag(config=True)
+
+    def make_preexec_fn(self, name):
+        become_user = set_user_setuid(name)
+        umask = self.umask
+
+        def preexec():
+            become_user()
+            os.umask(umask)
+
+        return preexec
 
 
 def remember_launch_course(spawner, auth_state):

@@ -33,7 +33,8 @@ def pytest_runtest_makereport(item, call):
     """Print the hub's logs under any failing integration test."""
     outcome = yield
     report = outcome.get_result()
-    stack = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
+    funcargs = getattr(item, "funcargs", {})
+    stack = funcargs.get("stack") or funcargs.get("hub")
     if report.failed and stack is not None:
         report.sections.append(("hub logs", stack.logs()))
 

@@ -13,14 +13,16 @@ CONFIG_DATA = re.compile(r'<script id="jupyter-config-data" type="application/js
 
 
 class Stack:
-    """One compose project of the repo's docker-compose.yml, with its own accounts file."""
+    """One compose project of the repo's docker-compose.yml (and `overrides`, e.g.
+    docker-compose.docker.yml), with its own accounts file."""
 
-    def __init__(self, project, port, accounts_path):
+    def __init__(self, project, port, accounts_path, overrides=()):
         self.project, self.port, self.accounts_path = project, port, accounts_path
+        self.files = ["docker-compose.yml", *overrides]
         self.env_file = os.path.join(os.path.dirname(accounts_path), "hub.env")
         self.env = dict(
             os.environ, HUB_PORT=str(port), ACCOUNTS_CSV=accounts_path, HUB_IMAGE="teaching-hub:test",
-            HUB_ENV_FILE=self.env_file, PROXY_IMAGE="teaching-hub-proxy:test",
+            HUB_ENV_FILE=self.env_file, PROXY_IMAGE="teaching-hub-proxy:test", USER_IMAGE="teaching-hub-user:test",
         )
         self.profiles = []
 
@@ -39,8 +41,8 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def compose(self, *args, check=True, input=None, timeout=900):
-        command = ["docker", "compose", "-p", self.project, "-f", os.path.join(REPO, "docker-compose.yml"),
-                   *self.profiles, *args]
+        files = [option for name in self.files for option in ("-f", os.path.join(REPO, name))]
+        command = ["docker", "compose", "-p", self.project, *files, *self.profiles, *args]
         result = subprocess.run(
             command, env=self.env, cwd=REPO, capture_output=True, text=True, input=input, timeout=timeout
         )

@@ -1,0 +1,86 @@
+"""Spawners for SPAWNER=docker (a container per user) and SPAWNER=swarm (a Swarm service per
+user): dockerspawner's, given the user's identity, mounts and limits (hubsetup.containers)."""
+
+import asyncio
+
+from dockerspawner import DockerSpawner, SwarmSpawner
+from traitlets import Any, default
+from traitlets.config import LoggingConfigurable
+
+from . import containers
+from .spawner import CourseRoles, StartInTurns
+
+USER_LABEL = "org.teaching-hub.user"
+
+
+class UserContainer(LoggingConfigurable):
+    """What both container spawners share: who the server runs as, and what it mounts."""
+
+    hub_placement = Any(
+        help="The hub's volumes and users' network (hubsetup.containers.discover), set at start.",
+    ).tag(config=True)
+
+    identity = None
+
+    async def start(self):
+        self.identity = await asyncio.to_thread(self.prepare_user)
+        self.dress(self.identity)
+        return await super().start()
+
+    def prepare_user(self):
+        # Refreshed at every start: a user made by a launch a moment ago needs their name.
+        containers.publish_names(self.settings)
+        return containers.Identity.of(self.user.name)
+
+    def user_mounts(self):
+        return containers.user_mounts(self.hub_placement, self.settings, self.user.name)
+
+    def get_env(self):
+        env = super().get_env()
+        env.update(self.identity.environment())
+        return env
+
+
+class HubDockerSpawner(CourseRoles, UserContainer, StartInTurns, DockerSpawner):
+    """A user's server in a container of its own on the hub's Docker engine."""
+
+    def dress(self, identity):
+        self.extra_create_kwargs = {
+            "user": identity.user,
+            "working_dir": identity.home,
+            "labels": {USER_LABEL: identity.login},
+        }
+        self.extra_host_config = {
+            "group_add": [str(gid) for gid in identity.groups],
+            # No swap on top of the limit: past it the kernel is killed, not slowed to a crawl.
+            "memswap_limit": self.mem_limit,
+            "security_opt": ["no-new-privileges"],
+            "cap_drop": ["ALL"],
+        }
+
+    @property
+    def mount_binds(self):
+        return self.user_mounts()
+
+
+class HubSwarmSpawner(CourseRoles, UserContainer, SwarmSpawner):
+    """A user's server as a Swarm service, placed on any node of the swarm."""
+
+    @default("extra_endpoint_spec")
+    def _resolve_to_the_task(self):
+        # The service name resolves straight to its one task's address: a virtual IP needs
+        # IPVS in the node's kernel, and one server per service has nothing to balance.
+        return {"mode": "dnsrr"}
+
+    def dress(self, identity):
+        self.extra_container_spec = {
+            "user": identity.user,
+            "groups": [str(gid) for gid in identity.groups],
+            "workdir": identity.home,
+            "labels": {USER_LABEL: identity.login},
+            "cap_drop": ["ALL"],
+        }
+
+    @property
+    def mounts(self):
+        return self.user_mounts()

@@ -1,0 +1,59 @@
+"""Run code in a user's notebook kernel the way JupyterLab does: REST to start the kernel, then
+the kernel's websocket for execute requests and their output."""
+
+import json
+import time
+import uuid
+
+import websocket
+
+
+def start_kernel(session):
+    response = session.server_api("POST", "api/kernels", json={"name": "python3"})
+    assert response.status_code == 201, (response.status_code, response.text[:300])
+    return response.json()["id"]
+
+
+def connect(session, kernel_id):
+    url = session.stack.url.replace("http://", "ws://") + f"/user/{session.login}/api/kernels/{kernel_id}/channels"
+    cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
+    return websocket.create_connection(url, cookie=cookies, timeout=10)
+
+
+def execute(session, code, timeout=120):
+    """Run `code` in a new kernel; returns (stdout text, last execution state seen).
+
+    The state is "idle" when the code ran to the end, "restarting" or "dead" when the kernel
+    died under it (the server restarts a kernel that dies)."""
+    kernel_id = start_kernel(session)
+    channel = connect(session, kernel_id)
+    msg_id = uuid.uuid4().hex
+    channel.send(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": session.login,
+                   "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }))
+    output, state = [], None
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                message = json.loads(channel.recv())
+            except websocket.WebSocketTimeoutException:
+                continue
+            kind = message["header"]["msg_type"]
+            if kind == "status":
+                state = message["content"]["execution_state"]
+                if state in ("restarting", "dead"):
+                    return "".join(output), state
+                if state == "idle" and message["parent_header"].get("msg_id") == msg_id:
+                    return "".join(output), state
+            elif kind == "stream" and message["parent_header"].get("msg_id") == msg_id:
+                output.append(message["content"]["text"])
+            elif kind == "error" and message["parent_header"].get("msg_id") == msg_id:
+                output.append("\n".join(message["content"]["traceback"]))
+    finally:
+        channel.close()
+    raise AssertionError(f"no answer from {session.login}'s kernel in {timeout}s (last state {state}; output {output})")

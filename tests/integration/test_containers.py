@@ -1,0 +1,182 @@
+"""SPAWNER=docker: every user's server in a container of its own, as an admin starts it:
+docker compose -f docker-compose.yml -f docker-compose.docker.yml up -d."""
+
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import docker
+import pytest
+
+from . import edx, kernels, nbgrader_cycle
+from .conftest import PORT, PROJECT
+from .stack import HubClient, Stack
+
+ACCOUNTS = """prof1;wawa;1
+eleve1;eleve1pw;0;cours_prof1
+eleve2;eleve2pw;0;cours_prof1
+"""
+PASSWORDS = dict(line.split(";")[:2] for line in ACCOUNTS.splitlines())
+MEMORY_LIMIT = 512 * 1024 * 1024
+SETTINGS = {"USER_MEM_LIMIT": "512M", "USER_CPU_LIMIT": "0.5"}
+HOG = "blocks = []\nwhile True:\n    blocks.append(b'x' * (32 << 20))\n"
+
+
+def remove_user_leftovers(project):
+    """User containers and home volumes are made by the hub, not compose: `down` leaves them."""
+    engine = docker.from_env()
+    for container in engine.containers.list(all=True, filters={"name": f"{project}-user-"}):
+        container.remove(force=True)
+    for volume in engine.volumes.list(filters={"label": f"org.teaching-hub.home-in={project}_jh_home"}):
+        volume.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    accounts = tmp_path_factory.mktemp("docker-site") / "accounts.csv"
+    accounts.write_text(ACCOUNTS)
+    stack = Stack(f"{PROJECT}docker", PORT + 200, str(accounts), overrides=["docker-compose.docker.yml"])
+    stack.compose("down", "-v", "--remove-orphans", check=False)
+    remove_user_leftovers(stack.project)
+    stack.compose("build", timeout=1800)
+    try:
+        stack.reconfigure(SETTINGS)
+        yield stack
+    finally:
+        if os.environ.get("HUBTEST_KEEP") != "1":
+            stack.compose("down", "-v", "--remove-orphans", check=False)
+            remove_user_leftovers(stack.project)
+
+
+def user_containers(hub, login):
+    return docker.from_env().containers.list(
+        all=True, filters={"label": f"org.teaching-hub.user={login}", "name": f"{hub.project}-user-"})
+
+
+def user_container(hub, login):
+    (container,) = user_containers(hub, login)
+    return container
+
+
+def in_container(hub, login, *command):
+    """Run a command in the user's container, as the user (the container's own user)."""
+    return subprocess.run(["docker", "exec", user_container(hub, login).id, *command],
+                          capture_output=True, text=True, timeout=60)
+
+
+def started(hub, login, password=None):
+    session = HubClient(hub, login)
+    assert session.log_in(password or PASSWORDS[login])
+    session.start_server()
+    return session
+
+
+def oom_kills(hub, login):
+    """How many processes the kernel killed for the container's memory limit (cgroup v1 or v2)."""
+    for path, key in (("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+                      ("/sys/fs/cgroup/memory.events", "oom_kill")):
+        text = in_container(hub, login, "cat", path).stdout
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    raise AssertionError(f"no memory cgroup counters in {login}'s container")
+
+
+@pytest.fixture(scope="module")
+def lti_student(hub):
+    _, key, secret = hub.exec("hubsetup", "lti", "passport").stdout.strip().split(":")
+    session = HubClient(hub, "browser")
+    response = session.launch(edx.launch_params(hub.url + "/hub/lti/launch", key, secret))
+    assert response.status_code == 302, response.text[:300]
+    session.login = session.get(hub.url + "/hub/api/user", headers={"X-XSRFToken": session.xsrf() or ""}).json()["name"]
+    session.start_server()
+    return session
+
+
+def test_csv_and_lti_users_run_in_their_own_containers_as_their_uid(hub, lti_student):
+    teacher = started(hub, "prof1")
+    for session in (teacher, lti_student):
+        login = session.login
+        uid, gid = hub.uid_of(login), int(hub.exec("id", "-g", login).stdout)
+        container = user_container(hub, login)
+        assert container.attrs["Config"]["User"] == f"{uid}:{gid}"
+        assert in_container(hub, login, "id", "-un").stdout.strip() == login  # names reach the container
+        assert in_container(hub, login, "sh", "-c", "echo $HOME; pwd").stdout.split() == [f"/home/{login}"] * 2
+        # What the server writes lands in the user's home in jh_home, owned by them.
+        response = session.server_api("PUT", "api/contents/hello.txt",
+                                      json={"type": "file", "format": "text", "content": f"hello {login}"})
+        assert response.status_code == 201, response.text
+        assert hub.exec("stat", "-c", "%U %a", f"/home/{login}/hello.txt").stdout.split() == [login, "660"]
+    assert user_container(hub, "prof1").id != user_container(hub, lti_student.login).id
+    # The teacher's course groups come along (their course directory opens), a student's do not.
+    assert in_container(hub, "prof1", "ls", "/srv/nbgrader/courses/cours_prof1").returncode == 0
+
+
+def test_limits_and_lockdown_of_a_users_container(hub, lti_student):
+    config = user_container(hub, lti_student.login).attrs["HostConfig"]
+    assert config["Memory"] == MEMORY_LIMIT
+    assert config["MemorySwap"] == MEMORY_LIMIT  # no swap on top
+    assert config["CpuQuota"] / config["CpuPeriod"] == 0.5
+    assert config["CapDrop"] == ["ALL"] and config["SecurityOpt"] == ["no-new-privileges"]
+    mounts = {m["Destination"] for m in user_container(hub, lti_student.login).attrs["Mounts"]}
+    assert mounts == {f"/home/{lti_student.login}", "/srv/nbgrader/exchange", "/srv/nbgrader/courses",
+                      "/var/lib/extrausers"}
+    # The limit is shown to the student (JupyterLab's memory indicator reads this endpoint).
+    metrics = lti_student.server_api("GET", "api/metrics/v1").json()
+    assert metrics["limits"]["memory"]["rss"] == MEMORY_LIMIT
+    assert in_container(hub, lti_student.login, "find", "/", "-xdev", "-perm", "/6000", "-type", "f").stdout == ""
+
+
+def test_users_cannot_see_each_others_homes(hub, lti_student):
+    started(hub, "eleve1")
+    for login, other in (("eleve1", lti_student.login), (lti_student.login, "eleve1")):
+        assert in_container(hub, login, "ls", "-A", "/home").stdout.split() == [login]
+        assert in_container(hub, login, "ls", f"/home/{other}").returncode != 0
+    # Nor a teacher's course directory (solutions and gradebook).
+    listing = in_container(hub, "eleve1", "ls", "/srv/nbgrader/courses/cours_prof1")
+    assert listing.returncode != 0 and "Permission denied" in listing.stderr
+
+
+def test_nbgrader_release_fetch_submit_and_grade_across_containers(hub):
+    teacher, right, wrong = (started(hub, login) for login in ("prof1", "eleve1", "eleve2"))
+    scores, _ = nbgrader_cycle.run_cycle(teacher, right, wrong, "cours_prof1", assignment="docker1")
+    assert scores == {"eleve1": (2.0, 2.0), "eleve2": (1.0, 2.0)}
+    # The submission went through the shared exchange, owned by the student who made it, and
+    # the feedback came back to the student's home.
+    inbound = hub.exec("sh", "-c", "stat -c %U /srv/nbgrader/exchange/cours_prof1/inbound/eleve1+docker1+*").stdout
+    assert inbound.split() and set(inbound.split()) == {"eleve1"}
+    assert in_container(hub, "eleve1", "sh", "-c", "ls ~/cours_prof1/docker1/feedback/*/docker1.html").returncode == 0
+
+
+def test_a_memory_hog_is_killed_at_its_limit_while_another_user_keeps_working(hub):
+    hog, neighbour = started(hub, "eleve1"), started(hub, "eleve2")
+    kills_before = oom_kills(hub, "eleve1")
+    with ThreadPoolExecutor(2) as pool:
+        hogging = pool.submit(kernels.execute, hog, HOG, 120)
+        working = pool.submit(kernels.execute, neighbour, "print(sum(range(10**7)))", 120)
+        assert hogging.result()[1] in ("restarting", "dead")
+        assert working.result() == (f"{sum(range(10**7))}\n", "idle")
+    assert oom_kills(hub, "eleve1") > kills_before
+    assert oom_kills(hub, "eleve2") == 0
+    # The hog's own server survived its kernel, and the hub never noticed.
+    assert hog.server_api("GET", "api/status").status_code == 200
+    assert kernels.execute(hog, "print(6 * 7)") == ("42\n", "idle")
+    assert hub.exec("python3", "-c", "import urllib.request; print(urllib.request.urlopen("
+                    "'http://127.0.0.1:8000/hub/health').status)").stdout.strip() == "200"
+
+
+def test_stopping_a_server_removes_its_container_and_keeps_its_files(hub):
+    session = started(hub, "eleve2")
+    assert session.server_api("PUT", "api/contents/keep.txt", json={"type": "file", "format": "text",
+                                                                     "content": "kept"}).status_code == 201
+    assert session.stop_server().status_code in (202, 204)
+    for _ in range(60):
+        if not user_containers(hub, "eleve2"):
+            break
+        subprocess.run(["sleep", "1"])
+    else:
+        raise AssertionError("eleve2's container outlived their server")
+    assert hub.exec("cat", "/home/eleve2/keep.txt").stdout == "kept"
+    session.start_server()
+    assert session.server_api("GET", "api/contents/keep.txt").json()["content"] == "kept"

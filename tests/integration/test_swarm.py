@@ -1,0 +1,113 @@
+"""SPAWNER=swarm: docker-stack.yml deployed with `docker stack deploy` on a single-node swarm
+made for this test (and left afterwards), spawning a user's server as a Swarm service."""
+
+import os
+import subprocess
+import time
+
+import docker
+import pytest
+
+from .conftest import PORT, PROJECT
+from .stack import REPO, HubClient, Stack
+
+ACCOUNTS = "eleve1;eleve1pw;0\n"
+MEMORY_LIMIT = 384 * 1024 * 1024
+
+
+def run(*command, env=None, check=True):
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    if check and result.returncode:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def wait_until(condition, what, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    raise AssertionError(f"{what} after {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def swarm():
+    engine = docker.from_env()
+    made_here = engine.info()["Swarm"]["LocalNodeState"] != "active"
+    if made_here:
+        run("docker", "swarm", "init", "--advertise-addr", "127.0.0.1")
+    yield engine
+    if made_here:
+        run("docker", "swarm", "leave", "--force")
+
+
+class SwarmHub(Stack):
+    """docker-stack.yml deployed as a stack; `exec` runs in the hub's task container."""
+
+    def __init__(self, name, port, accounts_path):
+        super().__init__(name, port, accounts_path)
+        self.env.update(HUB_IMAGE="teaching-hub:test", USER_IMAGE="teaching-hub-user:test")
+
+    def deploy(self):
+        run("docker", "stack", "deploy", "-c", os.path.join(REPO, "docker-stack.yml"), self.project, env=self.env)
+
+    def hub_container(self):
+        found = docker.from_env().containers.list(filters={"label": f"com.docker.swarm.service.name={self.project}_hub"})
+        return found[0] if found else None
+
+    def exec(self, *command, user=None, check=True, input=None):
+        return run("docker", "exec", self.hub_container().id, *command, check=check)
+
+    def logs(self):
+        return run("docker", "service", "logs", "--tail", "200", f"{self.project}_hub", check=False).stdout
+
+    def remove(self):
+        engine = docker.from_env()
+        run("docker", "stack", "rm", self.project, check=False)
+        wait_until(lambda: not engine.containers.list(all=True, filters={"label": f"com.docker.stack.namespace={self.project}"})
+                   and not engine.services.list(filters={"name": f"{self.project}-user-"}), "stack still running")
+        wait_until(lambda: not engine.networks.list(names=[f"{self.project}_users", f"{self.project}_default"]),
+                   "stack networks still there")
+        for volume in engine.volumes.list(filters={"name": self.project}):
+            volume.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def hub(swarm, tmp_path_factory):
+    site = tmp_path_factory.mktemp("swarm-site")
+    (site / "accounts.csv").write_text(ACCOUNTS)
+    (site / "hub.env").write_text(f"USER_MEM_LIMIT={MEMORY_LIMIT // 2**20}M\nUSER_CPU_LIMIT=0.5\n")
+    hub = SwarmHub(f"{PROJECT}swarm", PORT + 300, str(site / "accounts.csv"))
+    # `docker stack deploy` builds nothing: the images come from compose, as README says.
+    Stack(hub.project, hub.port, hub.accounts_path, overrides=["docker-compose.docker.yml"]).compose("build", timeout=1800)
+    hub.remove()
+    hub.deploy()
+    try:
+        hub.wait_healthy(timeout=240)
+        yield hub
+    finally:
+        if os.environ.get("HUBTEST_KEEP") != "1":
+            hub.remove()
+
+
+def test_a_users_server_runs_as_a_swarm_service(hub, swarm):
+    session = HubClient(hub, "eleve1")
+    assert session.log_in("eleve1pw")
+    session.start_server(timeout=240)
+    (service,) = swarm.services.list(filters={"name": f"{hub.project}-user-eleve1"})
+    spec = service.attrs["Spec"]["TaskTemplate"]
+    uid, gid = hub.exec("id", "-u", "eleve1").stdout.strip(), hub.exec("id", "-g", "eleve1").stdout.strip()
+    assert spec["ContainerSpec"]["User"] == f"{uid}:{gid}"
+    assert spec["Resources"]["Limits"]["MemoryBytes"] == MEMORY_LIMIT
+    assert spec["Resources"]["Limits"]["NanoCPUs"] == 500_000_000
+    (task,) = [t for t in service.tasks() if t["Status"]["State"] == "running"]
+    assert task["Spec"]["Networks"][0]["Target"] == swarm.networks.get(f"{hub.project}_users").id
+    # Its server answers through the hub, and writes into the user's home in jh_home.
+    assert session.server_api("GET", "api/status").status_code == 200
+    written = session.server_api("PUT", "api/contents/from-swarm.txt", json={"type": "file", "format": "text", "content": "hi"})
+    assert written.status_code == 201, written.text
+    assert hub.exec("stat", "-c", "%U", "/home/eleve1/from-swarm.txt").stdout.strip() == "eleve1"
+    # Stopping the server removes the service.
+    assert session.stop_server().status_code in (202, 204)
+    wait_until(lambda: not swarm.services.list(filters={"name": f"{hub.project}-user-eleve1"}), "user service still there", 60)
