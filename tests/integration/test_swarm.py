@@ -65,8 +65,14 @@ class SwarmHub(Stack):
     def remove(self):
         engine = docker.from_env()
         run("docker", "stack", "rm", self.project, check=False)
-        wait_until(lambda: not engine.containers.list(all=True, filters={"label": f"com.docker.stack.namespace={self.project}"})
-                   and not engine.services.list(filters={"name": f"{self.project}-user-"}), "stack still running")
+        for service in engine.services.list(filters={"name": f"{self.project}-user-"}):
+            service.remove()  # users' services are the hub's, not the stack's
+
+        def gone():
+            return not (engine.containers.list(all=True, filters={"label": f"com.docker.stack.namespace={self.project}"})
+                        or engine.containers.list(all=True, filters={"name": f"{self.project}-user-"}))
+
+        wait_until(gone, "stack containers still there")
         wait_until(lambda: not engine.networks.list(names=[f"{self.project}_users", f"{self.project}_default"]),
                    "stack networks still there")
         for volume in engine.volumes.list(filters={"name": self.project}):
