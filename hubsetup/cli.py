@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import courses, grades, lti, registry, status
+from . import containers, courses, grades, lti, registry, status
 from . import settings as settings_module
 from .accounts import AccountsError
 from .keys import ensure_secret
@@ -134,6 +134,8 @@ def users_remove(args, settings):
                      running=status.running_servers(settings.state_dir))
     except ValueError as error:
         return fail(error)
+    if settings.spawner_mode != "local" and not args.keep_home:
+        containers.remove_home_volumes(containers.docker_client(), settings, args.logins)
     kept = " (homes kept)" if args.keep_home else ""
     print(f"removed {len(args.logins)} user(s){kept}: {', '.join(args.logins)}")
     return 0

@@ -11,6 +11,7 @@ import os
 import pwd
 import re
 import socket
+import tempfile
 from dataclasses import dataclass
 
 import docker
@@ -21,13 +22,16 @@ DOCKER_SOCKET = "unix:///var/run/docker.sock"
 # image reads them with libnss-extrausers.
 NAMES_DIR = "/srv/jupyterhub/names"
 NAMES_TARGET = "/var/lib/extrausers"
+# On each user's container: whose it is.
+USER_LABEL = "org.teaching-hub.user"
 # On each user's home volume: the homes volume it is a window on (for `docker volume ls --filter`).
 HOME_LABEL = "org.teaching-hub.home-in"
 MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]?$")
-COMPOSE_HINT = (
-    "start the hub with both compose files: put COMPOSE_FILE=docker-compose.yml:docker-compose.docker.yml "
-    "in .env, then docker compose up -d --build (README: \"Choosing where servers run\")"
-)
+HOW_TO_START = {
+    "docker": "start the hub with both compose files: put COMPOSE_FILE=docker-compose.yml:docker-compose.docker.yml "
+              "in .env, then docker compose up -d --build (README: \"A container per user\")",
+    "swarm": "deploy the hub with docker stack deploy -c docker-stack.yml NAME (README: \"Several machines\")",
+}
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ def discover(client, settings, container_id=None):
         me = client.inspect_container(container_id or socket.gethostname())
     except (docker.errors.DockerException, OSError) as error:
         raise SystemExit(f"SPAWNER={settings.spawner}: cannot ask Docker about the hub's container "
-                         f"({error}); {COMPOSE_HINT}")
+                         f"({error}); {HOW_TO_START[settings.spawner]}")
     volumes = {
         mount["Destination"]: client.inspect_volume(mount["Name"])
         for mount in me["Mounts"] if mount["Type"] == "volume"
@@ -68,7 +72,7 @@ def users_network(settings, networks):
     named = [name for name in networks if name.endswith("_users")]
     if len(named) != 1:
         raise SystemExit(f"SPAWNER={settings.spawner}: the hub must be on exactly one network named "
-                         f"*_users (it is on: {', '.join(networks)}); {COMPOSE_HINT}")
+                         f"*_users (it is on: {', '.join(networks)}); {HOW_TO_START[settings.spawner]}")
     return named[0]
 
 
@@ -84,7 +88,8 @@ def required_volumes(settings):
 def check_placement(placement, settings):
     missing = [path for path in (settings.home_root, *required_volumes(settings)) if path not in placement.volumes]
     if missing:
-        raise SystemExit(f"SPAWNER={settings.spawner}: the hub has no volume at {', '.join(missing)}; {COMPOSE_HINT}")
+        raise SystemExit(f"SPAWNER={settings.spawner}: the hub has no volume at {', '.join(missing)}; "
+                         f"{HOW_TO_START[settings.spawner]}")
     if not MEMORY.match(settings.user_mem_limit):
         raise SystemExit(f"USER_MEM_LIMIT={settings.user_mem_limit!r}: give a size like 512M or 2G")
     if settings.user_cpu_limit <= 0:
@@ -129,8 +134,9 @@ def publish_names(settings, etc="/etc", names_dir=NAMES_DIR):
     for name in ("passwd", "group"):
         with open(os.path.join(etc, name)) as f:
             lines = [line for line in f if _id_of(line) >= settings.first_uid]
-        temporary = os.path.join(names_dir, f".{name}.new")
-        with open(temporary, "w") as f:
+        # A file of its own for each writer: two servers may be starting at the same moment.
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=names_dir)
+        with os.fdopen(handle, "w") as f:
             f.writelines(lines)
         os.chmod(temporary, 0o644)
         os.replace(temporary, os.path.join(names_dir, name))
@@ -174,3 +180,25 @@ def check_image(client, settings):
             f"USER_IMAGE={settings.user_image} is not on this Docker engine: build it with docker compose "
             "-f docker-compose.yml -f docker-compose.docker.yml build user-image, or docker pull it"
         )
+
+
+def memory_in_use(client, project):
+    """{login: (bytes in use, limit)} of the user containers running on this node now."""
+    found = {}
+    for container in client.containers(filters={"label": USER_LABEL, "name": f"{project}-user-"}):
+        memory = client.stats(container["Id"], stream=False, one_shot=True)["memory_stats"]
+        counters = memory.get("stats", {})
+        # What the limit counts, without the file cache the kernel drops first (cgroup v1 / v2).
+        cache = counters.get("total_inactive_file", counters.get("inactive_file", 0))
+        found[container["Labels"][USER_LABEL]] = (memory["usage"] - cache, memory["limit"])
+    return found
+
+
+def remove_home_volumes(client, settings, logins):
+    """The per-user windows on jh_home of users who are gone (their files are already)."""
+    home = discover(client, settings).volumes[settings.home_root]["Name"]
+    for login in logins:
+        try:
+            client.remove_volume(f"{home}.{login}")
+        except docker.errors.NotFound:
+            pass

@@ -10,8 +10,6 @@ from traitlets.config import LoggingConfigurable
 from . import containers
 from .spawner import CourseRoles, StartInTurns
 
-USER_LABEL = "org.teaching-hub.user"
-
 
 class UserContainer(LoggingConfigurable):
     """What both container spawners share: who the server runs as, and what it mounts."""
@@ -48,7 +46,7 @@ class HubDockerSpawner(CourseRoles, UserContainer, StartInTurns, DockerSpawner):
         self.extra_create_kwargs = {
             "user": identity.user,
             "working_dir": identity.home,
-            "labels": {USER_LABEL: identity.login},
+            "labels": {containers.USER_LABEL: identity.login},
         }
         self.extra_host_config = {
             "group_add": [str(gid) for gid in identity.groups],
@@ -77,7 +75,7 @@ class HubSwarmSpawner(CourseRoles, UserContainer, SwarmSpawner):
             "user": identity.user,
             "groups": [str(gid) for gid in identity.groups],
             "workdir": identity.home,
-            "labels": {USER_LABEL: identity.login},
+            "labels": {containers.USER_LABEL: identity.login},
             "cap_drop": ["ALL"],
         }
 

@@ -3,7 +3,7 @@
 import os
 import sqlite3
 
-from . import registry
+from . import containers, registry
 
 
 def running_servers(state_dir):
@@ -60,4 +60,17 @@ def report(settings, largest=5):
     lines.append(f"homes: {human(sum(homes.values()))} in all; largest:")
     for login, size in sorted(homes.items(), key=lambda item: -item[1])[:largest]:
         lines.append(f"  {login}: {human(size)}")
+    if settings.spawner_mode != "local":
+        lines += container_memory(settings, largest)
     return "\n".join(lines)
+
+
+def container_memory(settings, largest):
+    """Docker and swarm modes: memory of users' containers against their limit."""
+    client = containers.docker_client()
+    in_use = containers.memory_in_use(client, containers.discover(client, settings).project)
+    lines = [f"user containers on this node: {len(in_use)} (each limited to {settings.user_mem_limit} of memory, "
+             f"{settings.user_cpu_limit:g} CPU); using the most memory:"]
+    for login, (used, limit) in sorted(in_use.items(), key=lambda item: -item[1][0])[:largest]:
+        lines.append(f"  {login}: {human(used)} of {human(limit)} ({100 * used / limit:.0f}%)")
+    return lines

@@ -8,6 +8,8 @@
   bench sync --rows 10000     `hubsetup accounts sync` at scale, and per-user useradd+chpasswd for
                               comparison, in a throwaway container of the image
   bench down                  stop and remove the bench stack and its volumes
+  bench modes [--users N]     per-user memory and server start time with servers as local
+                              processes, containers and Swarm services (stacks of its own)
   bench table DIR...          a Markdown table of storm results, one column per run
   bench replot DIR            draw a storm's storm.png again from its result.json
 
@@ -37,6 +39,7 @@ import websocket
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 from tests.integration import edx  # noqa: E402 (launches signed as edX signs them)
+import bench_modes  # noqa: E402
 
 COMPOSE_FILE = os.path.join(REPO, "docker-compose.yml")
 RESULTS = os.path.join(REPO, "bench-results")
@@ -1269,6 +1272,8 @@ def parser():
     replot = commands.add_parser("replot", help="draw storm.png again from a storm's result.json")
     replot.add_argument("dir", help="the storm's results folder")
     replot.set_defaults(func=replot_command)
+
+    bench_modes.add_parser(commands, positive)
 
     table = commands.add_parser("table", help="a Markdown table of storm results, one column per run")
     table.add_argument("dirs", nargs="+", help="storms' results folders")

@@ -6,6 +6,7 @@ import re
 import subprocess
 import time
 
+import docker
 import requests
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -148,3 +149,55 @@ class HubClient(requests.Session):
     def stop_server(self):
         url = f"{self.stack.url}/hub/api/users/{self.login}/server"
         return self.delete(url, headers={"X-XSRFToken": self.xsrf() or "", "Referer": self.stack.url + "/hub/home"})
+
+
+def run(*command, env=None, check=True):
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    if check and result.returncode:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def wait_until(condition, what, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    raise AssertionError(f"{what} after {timeout}s")
+
+
+class SwarmHub(Stack):
+    """docker-stack.yml deployed as a stack; `exec` runs in the hub's task container."""
+
+    def deploy(self):
+        run("docker", "stack", "deploy", "-c", os.path.join(REPO, "docker-stack.yml"), self.project, env=self.env)
+
+    def hub_container(self):
+        found = docker.from_env().containers.list(filters={"label": f"com.docker.swarm.service.name={self.project}_hub"})
+        return found[0] if found else None
+
+    def exec(self, *command, user=None, check=True, input=None):
+        return run("docker", "exec", self.hub_container().id, *command, check=check)
+
+    def logs(self):
+        logs = run("docker", "service", "logs", "--tail", "300", f"{self.project}_hub", check=False)
+        return logs.stdout + logs.stderr  # the hub logs to stderr, and service logs keeps them apart
+
+    def remove(self):
+        """Users' services first (they are the hub's, not the stack's, and hold its network),
+        then the stack, its networks and its volumes."""
+        engine = docker.from_env()
+        for service in engine.services.list(filters={"name": f"{self.project}-user-"}):
+            service.remove()
+        # sparse: no inspect of each, which fails for a container removed meanwhile
+        wait_until(lambda: not engine.containers.list(all=True, sparse=True, filters={"name": f"{self.project}-user-"}),
+                   "users' containers still there")
+        run("docker", "stack", "rm", self.project, check=False)
+        wait_until(lambda: not engine.containers.list(all=True, sparse=True,
+                                                      filters={"label": f"com.docker.stack.namespace={self.project}"}),
+                   "stack containers still there")
+        wait_until(lambda: not engine.networks.list(names=[f"{self.project}_users", f"{self.project}_default"]),
+                   "stack networks still there")
+        for volume in engine.volumes.list(filters={"name": self.project}):
+            volume.remove(force=True)

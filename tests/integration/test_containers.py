@@ -2,6 +2,7 @@
 docker compose -f docker-compose.yml -f docker-compose.docker.yml up -d."""
 
 import os
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,7 +11,7 @@ import pytest
 
 from . import edx, kernels, nbgrader_cycle
 from .conftest import PORT, PROJECT
-from .stack import HubClient, Stack
+from .stack import REPO, HubClient, Stack
 
 ACCOUNTS = """prof1;wawa;1
 eleve1;eleve1pw;0;cours_prof1
@@ -25,7 +26,7 @@ HOG = "blocks = []\nwhile True:\n    blocks.append(b'x' * (32 << 20))\n"
 def remove_user_leftovers(project):
     """User containers and home volumes are made by the hub, not compose: `down` leaves them."""
     engine = docker.from_env()
-    for container in engine.containers.list(all=True, filters={"name": f"{project}-user-"}):
+    for container in engine.containers.list(all=True, sparse=True, filters={"name": f"{project}-user-"}):
         container.remove(force=True)
     for volume in engine.volumes.list(filters={"label": f"org.teaching-hub.home-in={project}_jh_home"}):
         volume.remove(force=True)
@@ -49,12 +50,14 @@ def hub(tmp_path_factory):
 
 
 def user_containers(hub, login):
+    # sparse: no inspect of each, which fails for a container being removed meanwhile
     return docker.from_env().containers.list(
-        all=True, filters={"label": f"org.teaching-hub.user={login}", "name": f"{hub.project}-user-"})
+        all=True, sparse=True, filters={"label": f"org.teaching-hub.user={login}", "name": f"{hub.project}-user-"})
 
 
 def user_container(hub, login):
     (container,) = user_containers(hub, login)
+    container.reload()  # its whole inspection
     return container
 
 
@@ -126,6 +129,10 @@ def test_limits_and_lockdown_of_a_users_container(hub, lti_student):
     metrics = lti_student.server_api("GET", "api/metrics/v1").json()
     assert metrics["limits"]["memory"]["rss"] == MEMORY_LIMIT
     assert in_container(hub, lti_student.login, "find", "/", "-xdev", "-perm", "/6000", "-type", "f").stdout == ""
+    # ... and to the admin, beside everyone else's.
+    report = hub.exec("hubsetup", "status").stdout
+    assert "each limited to 512M of memory, 0.5 CPU" in report
+    assert re.search(rf"^  {re.escape(lti_student.login)}: [0-9.]+ MiB of 512.0 MiB \([0-9]+%\)$", report, re.M), report
 
 
 def test_users_cannot_see_each_others_homes(hub, lti_student):
@@ -180,3 +187,31 @@ def test_stopping_a_server_removes_its_container_and_keeps_its_files(hub):
     assert hub.exec("cat", "/home/eleve2/keep.txt").stdout == "kept"
     session.start_server()
     assert session.server_api("GET", "api/contents/keep.txt").json()["content"] == "kept"
+
+
+def test_backup_takes_the_users_files_while_their_containers_run(hub, tmp_path):
+    started(hub, "eleve2")
+    hub.exec("sh", "-c", "echo 'mid-term' > /home/eleve2/backed-up.txt && chown eleve2: /home/eleve2/backed-up.txt")
+    # The documented switch: COMPOSE_FILE names both files, so scripts/backup sees this mode too.
+    env = dict(hub.env, COMPOSE_FILE="docker-compose.yml:docker-compose.docker.yml")
+    made = subprocess.run([os.path.join(REPO, "scripts", "backup"), "-p", hub.project, "--output", str(tmp_path)],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert made.returncode == 0, made.stdout + made.stderr
+    (archive,) = tmp_path.glob("*.tar.gz")
+    listing = subprocess.run(["tar", "-tzf", str(archive)], capture_output=True, text=True, check=True).stdout
+    assert any(name.endswith("eleve2/backed-up.txt") for name in listing.splitlines()), listing[:2000]
+    assert user_containers(hub, "eleve2")  # the backup did not stop anyone's server
+
+
+def test_removing_an_lti_user_removes_their_home_volume(hub, lti_student):
+    login = lti_student.login
+    assert lti_student.stop_server().status_code in (202, 204)
+    for _ in range(60):
+        if not user_containers(hub, login):
+            break
+        subprocess.run(["sleep", "1"])
+    volume = f"{hub.project}_jh_home.{login}"
+    assert docker.from_env().volumes.get(volume)
+    hub.exec("hubsetup", "users", "remove", login)
+    assert not docker.from_env().volumes.list(filters={"name": volume})
+    assert hub.exec("test", "-e", f"/home/{login}", check=False).returncode != 0

@@ -2,33 +2,15 @@
 made for this test (and left afterwards), spawning a user's server as a Swarm service."""
 
 import os
-import subprocess
-import time
 
 import docker
 import pytest
 
 from .conftest import PORT, PROJECT
-from .stack import REPO, HubClient, Stack
+from .stack import HubClient, Stack, SwarmHub, run, wait_until
 
 ACCOUNTS = "eleve1;eleve1pw;0\n"
 MEMORY_LIMIT = 384 * 1024 * 1024
-
-
-def run(*command, env=None, check=True):
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    if check and result.returncode:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def wait_until(condition, what, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(1)
-    raise AssertionError(f"{what} after {timeout}s")
 
 
 @pytest.fixture(scope="module")
@@ -40,43 +22,6 @@ def swarm():
     yield engine
     if made_here:
         run("docker", "swarm", "leave", "--force")
-
-
-class SwarmHub(Stack):
-    """docker-stack.yml deployed as a stack; `exec` runs in the hub's task container."""
-
-    def __init__(self, name, port, accounts_path):
-        super().__init__(name, port, accounts_path)
-        self.env.update(HUB_IMAGE="teaching-hub:test", USER_IMAGE="teaching-hub-user:test")
-
-    def deploy(self):
-        run("docker", "stack", "deploy", "-c", os.path.join(REPO, "docker-stack.yml"), self.project, env=self.env)
-
-    def hub_container(self):
-        found = docker.from_env().containers.list(filters={"label": f"com.docker.swarm.service.name={self.project}_hub"})
-        return found[0] if found else None
-
-    def exec(self, *command, user=None, check=True, input=None):
-        return run("docker", "exec", self.hub_container().id, *command, check=check)
-
-    def logs(self):
-        return run("docker", "service", "logs", "--tail", "200", f"{self.project}_hub", check=False).stdout
-
-    def remove(self):
-        engine = docker.from_env()
-        run("docker", "stack", "rm", self.project, check=False)
-        for service in engine.services.list(filters={"name": f"{self.project}-user-"}):
-            service.remove()  # users' services are the hub's, not the stack's
-
-        def gone():
-            return not (engine.containers.list(all=True, filters={"label": f"com.docker.stack.namespace={self.project}"})
-                        or engine.containers.list(all=True, filters={"name": f"{self.project}-user-"}))
-
-        wait_until(gone, "stack containers still there")
-        wait_until(lambda: not engine.networks.list(names=[f"{self.project}_users", f"{self.project}_default"]),
-                   "stack networks still there")
-        for volume in engine.volumes.list(filters={"name": self.project}):
-            volume.remove(force=True)
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +54,13 @@ def test_a_users_server_runs_as_a_swarm_service(hub, swarm):
     assert spec["Resources"]["Limits"]["NanoCPUs"] == 500_000_000
     (task,) = [t for t in service.tasks() if t["Status"]["State"] == "running"]
     assert task["Spec"]["Networks"][0]["Target"] == swarm.networks.get(f"{hub.project}_users").id
+    # The engine applied them to the task's container.
+    container = swarm.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
+    assert container.attrs["HostConfig"]["Memory"] == MEMORY_LIMIT
+    assert container.attrs["Config"]["User"] == f"{uid}:{gid}"
+    assert container.attrs["HostConfig"]["CapDrop"] == ["ALL"]
+    home = [m for m in container.attrs["Mounts"] if m["Destination"] == "/home/eleve1"]
+    assert home and home[0]["Name"] == f"{hub.project}_jh_home.eleve1"
     # Its server answers through the hub, and writes into the user's home in jh_home.
     assert session.server_api("GET", "api/status").status_code == 200
     written = session.server_api("PUT", "api/contents/from-swarm.txt", json={"type": "file", "format": "text", "content": "hi"})
