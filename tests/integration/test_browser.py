@@ -7,15 +7,14 @@ HTTPS itself (secure cookies, SameSite=None) is real."""
 
 import json
 import os
-import shutil
 
 import pytest
 
 from . import edx
+from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from .lms_page import LmsPage
 from .stack import REPO
 
-CHROMIUM = shutil.which("chromium")
 # Next to the stack's own port, so that two test projects on one machine do not collide.
 HTTPS_PORT, HTTP_PORT, LMS_PORT = (int(os.environ.get("HUBTEST_PORT", "18000")) + n for n in (443, 80, 444))
 HUB = f"https://hub.localhost:{HTTPS_PORT}"
@@ -27,9 +26,7 @@ NOTEBOOK = {"cells": [{"cell_type": "code", "source": "print(6 * 7)", "metadata"
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
             "nbformat": 4, "nbformat_minor": 5}
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"), reason="needs Debian's chromium (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +55,6 @@ def lms(https_hub, tmp_path_factory):
     page.launches["/unit1"] = launch
     yield page
     page.stop()
-
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-gpu", "--disable-quic"]
 
 
 @pytest.fixture(scope="module")

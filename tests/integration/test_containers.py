@@ -1,6 +1,7 @@
 """SPAWNER=docker: every user's server in a container of its own, as an admin starts it:
 docker compose -f docker-compose.yml -f docker-compose.docker.yml up -d."""
 
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ import docker
 import pytest
 
 from . import edx, kernels, nbgrader_cycle
+from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from .conftest import PORT, PROJECT
 from .stack import REPO, HubClient, Stack
 
@@ -171,6 +173,39 @@ def test_a_memory_hog_is_killed_at_its_limit_while_another_user_keeps_working(hu
     assert kernels.execute(hog, "print(6 * 7)") == ("42\n", "idle")
     assert hub.exec("python3", "-c", "import urllib.request; print(urllib.request.urlopen("
                     "'http://127.0.0.1:8000/hub/health').status)").stdout.strip() == "200"
+
+
+@needs_chromium
+def test_a_student_sees_their_limit_and_the_kernel_that_passed_it_die(hub):
+    """In JupyterLab, as the student sees it: memory against the limit in the status bar, and
+    the dialog JupyterLab shows when the notebook's kernel is killed for going past it."""
+    from playwright.sync_api import sync_playwright
+
+    notebook = {"cells": [{"cell_type": "code", "source": HOG, "metadata": {}, "outputs": [], "execution_count": None}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    hub.exec("sh", "-c", "cat > /home/eleve1/hog.ipynb && chown eleve1: /home/eleve1/hog.ipynb", input=json.dumps(notebook))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(hub.url + "/hub/login?next=/hub/user-redirect/lab/tree/hog.ipynb")
+            page.fill("#username_input", "eleve1")
+            page.fill("#password_input", PASSWORDS["eleve1"])
+            page.click("#login_submit")
+            page.wait_for_selector(".jp-StatusBar-Widget:has-text('| Idle')", timeout=120_000)
+            memory = page.wait_for_selector(".jp-StatusBar-Widget:has-text('Mem:')", timeout=30_000).inner_text()
+            assert re.search(r"Mem: [0-9.]+ / 512\.00 MB", memory), memory
+            page.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+            page.keyboard.press("Shift+Enter")
+            dialog = page.wait_for_selector(".jp-Dialog:has-text('Kernel Restarting')", timeout=60_000).inner_text()
+            assert "hog.ipynb appears to have died" in dialog
+        except Exception:
+            os.makedirs(os.path.join(REPO, "test-artifacts"), exist_ok=True)
+            page.screenshot(path=os.path.join(REPO, "test-artifacts", "container-limit-failed.png"))
+            raise
+        finally:
+            browser.close()
 
 
 def test_stopping_a_server_removes_its_container_and_keeps_its_files(hub):
