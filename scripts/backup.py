@@ -5,8 +5,8 @@ One archive, `hub-YYYYmmdd-HHMMSS.tar.gz`, holds the volumes' files with their n
 modes under `volumes/<volume>/`, then `manifest.json`: the sha256, owner and mode of every entry,
 the hub's users and the account registry.
 
-This file runs twice. On the host (python3, standard library only) it asks `docker compose` which
-volumes and image the project has, verifies archives and decides what may be changed. In a helper
+This file runs twice. On the host (python3, standard library only) it asks `docker compose` (or,
+for a swarm stack, `docker service`) which volumes and image the project has, verifies archives and decides what may be changed. In a helper
 container started from the hub's own image (`python3 -c <this file> _helper ...`) it does what
 needs root and the volumes: SQLite online backups, writing and extracting the tar stream, and
 checking the restored files against the manifest.
@@ -402,6 +402,8 @@ class Project:
     """The compose project as `docker compose config` resolves it: its name, the hub's image and
     the Docker volume behind each volume key (e.g. jh_home -> main_jh_home)."""
 
+    kind = "compose project"
+
     def __init__(self, name_option):
         self.name_option = name_option
         config = json.loads(self.compose("config", "--format", "json").stdout)
@@ -433,18 +435,85 @@ class Project:
         )
 
     def hub_accounts(self):
-        """Users and groups with ids from 1000 in the running hub's /etc (None when it is down)."""
         if not self.hub_running():
             return None
-        passwd = self.compose("exec", "-T", HUB_SERVICE, "getent", "passwd").stdout
-        group = self.compose("exec", "-T", HUB_SERVICE, "getent", "group").stdout
-        return {
-            "source": "/etc/passwd and /etc/group of the running hub",
-            "users": [{"login": f[0], "uid": int(f[2]), "gid": int(f[3]), "home": f[5]}
-                      for f in fields_of(passwd) if FIRST_HUB_ID <= int(f[2]) < NOBODY_ID],
-            "groups": [{"group": f[0], "gid": int(f[2]), "members": [m for m in f[3].split(",") if m]}
-                       for f in fields_of(group) if FIRST_HUB_ID <= int(f[2]) < NOBODY_ID],
-        }
+        return accounts_of(lambda *command: self.compose("exec", "-T", HUB_SERVICE, *command).stdout)
+
+    def stop_hub(self):
+        print("stopping the hub (docker compose stop hub) while its volumes are replaced")
+        self.compose("stop", HUB_SERVICE)
+
+    def start_hub(self):
+        self.compose("start", HUB_SERVICE)
+        print("hub started again (docker compose start hub)")
+
+    def start_hint(self):
+        return "docker compose" + (f" -p {self.name_option}" if self.name_option else "") + " up -d"
+
+
+class SwarmStack(Project):
+    """A `docker stack deploy` of docker-stack.yml: volumes <stack>_<key>, service <stack>_hub.
+    Run on the manager that holds jh_state (where the hub runs)."""
+
+    kind = "stack"
+
+    def __init__(self, name):
+        self.name, self.name_option = name, None
+        self.service = f"{name}_{HUB_SERVICE}"
+        try:
+            spec = json.loads(docker_output("service", "inspect", "--format", "{{json .Spec}}", self.service))
+        except Failure:
+            raise Failure(f"no service {self.service} here: is {name!r} the stack's name (docker stack ls), "
+                          "and is this a manager of the swarm?")
+        self.image = spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]  # without the digest pin
+        self.volumes = {key: f"{name}_{key}" for key in VOLUMES}
+
+    def hub_container(self):
+        return docker_output("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.service}").split()
+
+    def hub_running(self):
+        return bool(self.hub_container())
+
+    def create_volume(self, key):
+        docker_output("volume", "create", "--label", f"com.docker.stack.namespace={self.name}", self.volumes[key])
+
+    def hub_accounts(self):
+        running = self.hub_container()
+        if not running:
+            return None
+        return accounts_of(lambda *command: docker_output("exec", running[0], *command))
+
+    def stop_hub(self):
+        print(f"stopping the hub (docker service scale {self.service}=0) while its volumes are replaced")
+        docker_output("service", "scale", "--detach", f"{self.service}=0")
+        deadline = time.monotonic() + 120
+        while self.hub_container():
+            if time.monotonic() > deadline:
+                raise Failure(f"the hub's container is still there 120 s after scaling {self.service} to 0")
+            time.sleep(1)
+
+    def start_hub(self):
+        docker_output("service", "scale", "--detach", f"{self.service}=1")
+        print(f"hub started again (docker service scale {self.service}=1)")
+
+    def start_hint(self):
+        return f"docker service scale {self.service}=1"
+
+
+def accounts_of(run_in_hub):
+    """Users and groups with ids from 1000 in the running hub's /etc."""
+    passwd, group = run_in_hub("getent", "passwd"), run_in_hub("getent", "group")
+    return {
+        "source": "/etc/passwd and /etc/group of the running hub",
+        "users": [{"login": f[0], "uid": int(f[2]), "gid": int(f[3]), "home": f[5]}
+                  for f in fields_of(passwd) if FIRST_HUB_ID <= int(f[2]) < NOBODY_ID],
+        "groups": [{"group": f[0], "gid": int(f[2]), "members": [m for m in f[3].split(",") if m]}
+                   for f in fields_of(group) if FIRST_HUB_ID <= int(f[2]) < NOBODY_ID],
+    }
+
+
+def project_of(args):
+    return SwarmStack(args.stack) if args.stack else Project(args.project)
 
 
 def hub_projects():
@@ -514,11 +583,11 @@ def archive_path(directory):
 
 def backup(args):
     started = time.monotonic()
-    project = Project(args.project)
+    project = project_of(args)
     missing = sorted(set(project.volumes.values()) - set(project.existing_volumes().values()))
     if missing:
         raise Failure(
-            f"volume(s) {', '.join(missing)} of compose project {project.name!r} do not exist: nothing to back up. "
+            f"volume(s) {', '.join(missing)} of {project.kind} {project.name!r} do not exist: nothing to back up. "
             f"Is the project name right (-p NAME, or COMPOSE_PROJECT_NAME)? Projects with hub volumes here: "
             f"{', '.join(hub_projects()) or 'none'}"
         )
@@ -633,7 +702,7 @@ def restore(args):
     print(f"{args.archive}: OK, {describe(manifest)} (checked in {time.monotonic() - started:.1f} s)")
     if args.check:
         return 0
-    project = Project(args.project)
+    project = project_of(args)
     require_image(project)
     contents = volume_contents(project)
     in_use = [project.volumes[key] for key, count in contents.items() if count]
@@ -647,8 +716,7 @@ def restore(args):
         print(f"--force: the contents of {', '.join(in_use)} will be replaced by the archive's")
     was_running = project.hub_running()
     if was_running:
-        print("stopping the hub (docker compose stop hub) while its volumes are replaced")
-        project.compose("stop", HUB_SERVICE)
+        project.stop_hub()
     for key in VOLUMES.keys() - contents.keys():
         project.create_volume(key)
     restored_at = time.monotonic()
@@ -656,17 +724,16 @@ def restore(args):
     seconds = time.monotonic() - restored_at
     print(f"restored and verified {report['entries']} entries (content, owner, mode) in {seconds:.1f} s")
     if was_running:
-        project.compose("start", HUB_SERVICE)
-        print("hub started again (docker compose start hub)")
+        project.start_hub()
     else:
-        print("start the hub with: docker compose" + (f" -p {args.project}" if args.project else "") + " up -d")
+        print(f"start the hub with: {project.start_hint()}")
     print(f"restore done in {time.monotonic() - started:.1f} s")
     return 0
 
 
 def restore_command(args, *options):
     """The command line to suggest, with the project option the operator gave."""
-    project = ["-p", args.project] if args.project else []
+    project = ["--stack", args.stack] if args.stack else ["-p", args.project] if args.project else []
     return " ".join(["scripts/restore", *project, *options, args.archive])
 
 
@@ -692,8 +759,11 @@ def restore_volumes(project, archive, wipe_first):
 
 def parser():
     project = argparse.ArgumentParser(add_help=False)
-    project.add_argument("-p", "--project", help="compose project name (default: COMPOSE_PROJECT_NAME, else compose's "
-                         "default for this checkout's directory)")
+    which = project.add_mutually_exclusive_group()
+    which.add_argument("-p", "--project", help="compose project name (default: COMPOSE_PROJECT_NAME, else compose's "
+                       "default for this checkout's directory)")
+    which.add_argument("--stack", help="a swarm stack of docker-stack.yml instead (its name in docker stack ls); "
+                       "run on the manager where the hub runs")
     top = argparse.ArgumentParser(prog="backup.py", description=__doc__.split("\n\n")[0],
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", required=True)

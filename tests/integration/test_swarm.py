@@ -1,5 +1,6 @@
 """SPAWNER=swarm: docker-stack.yml deployed with `docker stack deploy` on a single-node swarm
-made for this test (and left afterwards), spawning a user's server as a Swarm service."""
+made for this test (and left afterwards): a user's server as a Swarm service, and a backup and
+restore of the running stack."""
 
 import os
 
@@ -7,7 +8,7 @@ import docker
 import pytest
 
 from .conftest import PORT, PROJECT
-from .stack import HubClient, Stack, SwarmHub, run, wait_until
+from .stack import REPO, HubClient, Stack, SwarmHub, run, wait_until
 
 ACCOUNTS = "eleve1;eleve1pw;0\n"
 MEMORY_LIMIT = 384 * 1024 * 1024
@@ -69,3 +70,18 @@ def test_a_users_server_runs_as_a_swarm_service(hub, swarm):
     # Stopping the server removes the service.
     assert session.stop_server().status_code in (202, 204)
     wait_until(lambda: not swarm.services.list(filters={"name": f"{hub.project}-user-eleve1"}), "user service still there", 60)
+
+
+def test_backup_and_restore_of_the_stack(hub, tmp_path):
+    hub.exec("sh", "-c", "echo first > /home/eleve1/keep.txt && chown eleve1: /home/eleve1/keep.txt")
+    made = run(os.path.join(REPO, "scripts", "backup"), "--stack", hub.project, "--output", str(tmp_path))
+    (archive,) = tmp_path.glob("hub-*.tar.gz")
+    assert str(archive) in made.stdout
+    hub.exec("sh", "-c", "echo second > /home/eleve1/keep.txt")
+    restored = run(os.path.join(REPO, "scripts", "restore"), "--stack", hub.project, "--force", str(archive))
+    assert f"docker service scale {hub.project}_hub=0" in restored.stdout
+    assert f"hub started again (docker service scale {hub.project}_hub=1)" in restored.stdout
+    hub.wait_healthy(timeout=240)
+    wait_until(lambda: hub.hub_container() is not None, "no running hub container", 60)
+    assert hub.exec("cat", "/home/eleve1/keep.txt").stdout == "first\n"
+    assert HubClient(hub, "eleve1").log_in("eleve1pw")
