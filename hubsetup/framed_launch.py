@@ -76,12 +76,18 @@ if (!storageWorks()) {{
 """
 
 
+def script_string(value):
+    """A JavaScript string literal that stays one inside <script>: JSON alone would let a
+    "</script>" in the value (a launch's next URL may carry one in its query) end the script."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def framed_page(base_url, login, next_url):
     token = issue_token(login, next_url)
     return PAGE.format(
         resume_url=html.escape(f"{base_url}hub/lti/resume?token={token}"),
-        session_url=json.dumps(f"{base_url}hub/lti/session"),
-        next_url=json.dumps(next_url),
+        session_url=script_string(f"{base_url}hub/lti/session"),
+        next_url=script_string(next_url),
     )
 
 

@@ -130,3 +130,16 @@ def test_admin_removes_an_lti_user(stack, client, consumer):
     assert stack.exec("test", "-e", f"/home/{login}", check=False).returncode != 0
     _, again, _ = launched_user(stack, client, sign(stack, consumer, username="leaving-student"))
     assert stack.uid_of(again) != uid
+
+
+def test_a_framed_launch_page_keeps_the_next_url_inside_its_script(stack, client, consumer):
+    """The page a launch inside an LMS frame gets writes `next` into a script: markup in it
+    (allowed in a query) must stay text."""
+    hostile = "/hub/user-redirect/lab?x=</script><script>document.title='owned'</script>"
+    session = client("browser")
+    response = session.post(stack.url + "/hub/lti/launch", data=sign(stack, consumer, custom={"next": hostile}),
+                            headers={"Sec-Fetch-Dest": "iframe"}, allow_redirects=False)
+    assert response.status_code == 200, response.text[:300]
+    assert "Opening your notebook" in response.text
+    assert "</script><script>document.title" not in response.text
+    assert "\\u003c/script\\u003e\\u003cscript\\u003edocument.title" in response.text
