@@ -94,15 +94,14 @@ def update_spawner(c, settings):
     ]
 
 
-def update_containers(c, settings, placement=None):
+def update_containers(c, settings):
     """SPAWNER=docker or swarm: the user image, the hub's volumes and network, limits."""
     if settings.spawner_mode == "local":
         return
-    if placement is None:
-        client = containers.docker_client()
-        placement = containers.discover(client, settings)
-        if settings.spawner_mode == "docker":  # a swarm's nodes pull it from a registry
-            containers.check_image(client, settings)
+    client = containers.docker_client()
+    placement = containers.discover(client, settings)
+    if settings.spawner_mode == "docker":  # a swarm's nodes pull it from a registry
+        containers.check_image(client, settings)
     containers.check_placement(placement, settings)
     c.UserContainer.hub_placement = placement
     c.DockerSpawner.image = settings.user_image

@@ -6,10 +6,10 @@ import html
 import os
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from traitlets.config import LoggingConfigurable
 from jupyterhub.utils import exponential_backoff
 from tornado.httpclient import AsyncHTTPClient
 from traitlets import Integer, default
+from traitlets.config import LoggingConfigurable
 
 from . import courses, registry
 from .settings import current as current_settings

@@ -65,10 +65,7 @@ def take_down(stack, mode):
         stack.remove()
         run("docker", "swarm", "leave", "--force")
         return
-    stack.compose("down", "-v", check=False)
-    engine = docker.from_env()
-    for volume in engine.volumes.list(filters={"label": f"org.teaching-hub.home-in={stack.project}_jh_home"}):
-        volume.remove(force=True)
+    stack.take_down()
 
 
 def hub_container_id(stack, mode):

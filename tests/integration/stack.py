@@ -78,6 +78,16 @@ class Stack:
     def logs(self):
         return self.compose("logs", "--no-color", "--tail", "300", check=False).stdout
 
+    def take_down(self):
+        """`down -v`, then what the hub made outside compose (per-user containers and home
+        volumes), which `down` leaves behind."""
+        self.compose("down", "-v", "--remove-orphans", check=False)
+        engine = docker.from_env()
+        for container in engine.containers.list(all=True, sparse=True, filters={"name": f"{self.project}-user-"}):
+            container.remove(force=True)
+        for volume in engine.volumes.list(filters={"label": f"org.teaching-hub.home-in={self.project}_jh_home"}):
+            volume.remove(force=True)
+
     def uid_of(self, login):
         return int(self.exec("id", "-u", login).stdout)
 

@@ -13,7 +13,7 @@ import pytest
 from . import edx, kernels, nbgrader_cycle
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from .conftest import PORT, PROJECT
-from .stack import REPO, HubClient, Stack
+from .stack import REPO, HubClient, Stack, wait_until
 
 ACCOUNTS = """prof1;wawa;1
 eleve1;eleve1pw;0;cours_prof1
@@ -25,30 +25,19 @@ SETTINGS = {"USER_MEM_LIMIT": "512M", "USER_CPU_LIMIT": "0.5"}
 HOG = "blocks = []\nwhile True:\n    blocks.append(b'x' * (32 << 20))\n"
 
 
-def remove_user_leftovers(project):
-    """User containers and home volumes are made by the hub, not compose: `down` leaves them."""
-    engine = docker.from_env()
-    for container in engine.containers.list(all=True, sparse=True, filters={"name": f"{project}-user-"}):
-        container.remove(force=True)
-    for volume in engine.volumes.list(filters={"label": f"org.teaching-hub.home-in={project}_jh_home"}):
-        volume.remove(force=True)
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     accounts = tmp_path_factory.mktemp("docker-site") / "accounts.csv"
     accounts.write_text(ACCOUNTS)
     stack = Stack(f"{PROJECT}docker", PORT + 200, str(accounts), overrides=["docker-compose.docker.yml"])
-    stack.compose("down", "-v", "--remove-orphans", check=False)
-    remove_user_leftovers(stack.project)
+    stack.take_down()
     stack.compose("build", timeout=1800)
     try:
         stack.reconfigure(SETTINGS)
         yield stack
     finally:
         if os.environ.get("HUBTEST_KEEP") != "1":
-            stack.compose("down", "-v", "--remove-orphans", check=False)
-            remove_user_leftovers(stack.project)
+            stack.take_down()
 
 
 def user_containers(hub, login):
@@ -213,12 +202,7 @@ def test_stopping_a_server_removes_its_container_and_keeps_its_files(hub):
     assert session.server_api("PUT", "api/contents/keep.txt", json={"type": "file", "format": "text",
                                                                      "content": "kept"}).status_code == 201
     assert session.stop_server().status_code in (202, 204)
-    for _ in range(60):
-        if not user_containers(hub, "eleve2"):
-            break
-        subprocess.run(["sleep", "1"])
-    else:
-        raise AssertionError("eleve2's container outlived their server")
+    wait_until(lambda: not user_containers(hub, "eleve2"), "eleve2's container outlived their server", 60)
     assert hub.exec("cat", "/home/eleve2/keep.txt").stdout == "kept"
     session.start_server()
     assert session.server_api("GET", "api/contents/keep.txt").json()["content"] == "kept"
@@ -241,10 +225,7 @@ def test_backup_takes_the_users_files_while_their_containers_run(hub, tmp_path):
 def test_removing_an_lti_user_removes_their_home_volume(hub, lti_student):
     login = lti_student.login
     assert lti_student.stop_server().status_code in (202, 204)
-    for _ in range(60):
-        if not user_containers(hub, login):
-            break
-        subprocess.run(["sleep", "1"])
+    wait_until(lambda: not user_containers(hub, login), f"{login}'s container outlived their server", 60)
     volume = f"{hub.project}_jh_home.{login}"
     assert docker.from_env().volumes.get(volume)
     hub.exec("hubsetup", "users", "remove", login)
