@@ -69,11 +69,12 @@ RUN apt-get update \
 COPY --from=proxy /opt/proxy/lib /opt/proxy/lib
 RUN ln -s ../lib/node_modules/configurable-http-proxy/bin/configurable-http-proxy /opt/proxy/bin/configurable-http-proxy
 COPY jupyterhub_config.py /srv/jupyterhub/
-# private/: where compose mounts accounts.csv, out of reach of the users' own shells.
+# private/: where compose mounts the folder of accounts.csv, out of reach of users' shells.
 RUN install -d -m 0700 /srv/jupyterhub/private /srv/jupyterhub/state
 WORKDIR /srv/jupyterhub
 EXPOSE 8000
+# Isolated (-I): root's Python never imports from its working directory or PYTHON* variables.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
-  CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/hub/health', timeout=4)"
+  CMD ["python3", "-I", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/hub/health', timeout=4)"]
 ENTRYPOINT ["tini", "--"]
 CMD ["hubsetup", "start"]

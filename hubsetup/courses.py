@@ -8,7 +8,7 @@ directory and one gradebook; students reach course material only through the exc
 
 import os
 
-from . import accounts, registry, system
+from . import accounts, registry, safe_paths, system
 
 STUDENT_GROUP = "nbgrader-{}"
 INSTRUCTOR_GROUP = "formgrade-{}"
@@ -54,26 +54,56 @@ def course_dir(settings, course):
     return os.path.join(settings.courses_root, course)
 
 
-def _ensure_dir(path, gid, mode):
-    os.makedirs(path, exist_ok=True)
-    stat = os.stat(path)
-    if (stat.st_uid, stat.st_gid) != (0, gid):
-        os.chown(path, 0, gid)
-    if stat.st_mode & 0o7777 != mode:
-        os.chmod(path, mode)
+# nbgrader's own modes for a group-shared course's exchange folders (its release_assignment.py
+# and release_feedback.py): made by root, so that no one can make them first.
+COURSE_EXCHANGE_MODE = 0o2775
+EXCHANGE_FOLDERS = {"inbound": 0o2773, "outbound": 0o2775, "feedback": 0o2771}
 
 
 def ensure_course_dirs(db, settings):
-    """Course directory (instructors only, setgid) and exchange folder for every course.
+    """Course directory (instructors only, setgid) and exchange folders for every course.
 
-    The exchange root is 1777 (nbgrader wants it world-writable; the sticky bit stops one user
-    renaming another's folders). Each course's exchange folder is made here, owned by its
-    instructor group, so no student can create it first and own the course."""
-    _ensure_dir(settings.courses_root, 0, 0o755)
-    _ensure_dir(settings.exchange_root, 0, 0o1777)
-    for course, row in registry.courses(db).items():
-        _ensure_dir(course_dir(settings, course), row["instructor_gid"], 0o2770)
-        _ensure_dir(os.path.join(settings.exchange_root, course), row["instructor_gid"], 0o2775)
+    Only root writes the exchange root (0755): root makes each course's folder and its
+    inbound/outbound/feedback, so no student can create any part of a course before it exists.
+    Returns warnings about entries that were in the way (moved aside or skipped)."""
+    warnings = []
+    instructor_uids = registry.instructor_uids(db)
+    # The volumes' mount points (or a test's folders): chosen by the admin, never a user's.
+    for root in (settings.courses_root, settings.exchange_root):
+        os.makedirs(root, exist_ok=True)
+    with safe_paths.open_path(settings.courses_root) as courses_root, \
+            safe_paths.open_path(settings.exchange_root) as exchange:
+        courses_root.set_owner_mode(0, 0, 0o755)
+        exchange.set_owner_mode(0, 0, 0o755)
+        for course, row in registry.courses(db).items():
+            gid = row["instructor_gid"]
+            try:
+                courses_root.ensure_child(course, 0, gid, 0o2770, owners={0}).close()
+            except safe_paths.Tampered as error:
+                warnings.append(f"course {course}: skipped its directory, {error}")
+            owners = {0} | instructor_uids.get(course, set())
+            warnings += _ensure_exchange_folders(exchange, course, gid, owners)
+    return warnings
+
+
+def _ensure_exchange_folders(exchange, course, gid, owners):
+    """exchange/<course> (root's or, made by an older version, an instructor's) and its three
+    folders; whatever else stands in their place is moved aside, never followed."""
+    warnings = []
+
+    def moved_aside(folder, name, moved):
+        if moved:
+            warnings.append(f"course {course}: {folder.join(name)} was not the hub's; moved aside to "
+                            f"{folder.join(moved)} and made anew")
+
+    course_folder, moved = exchange.ensure_exchange_child(course, 0, gid, COURSE_EXCHANGE_MODE, owners)
+    moved_aside(exchange, course, moved)
+    with course_folder:
+        for name, mode in EXCHANGE_FOLDERS.items():
+            folder, moved = course_folder.ensure_exchange_child(name, 0, gid, mode)
+            folder.close()
+            moved_aside(course_folder, name, moved)
+    return warnings
 
 
 def instructor_link(settings, login, course):
@@ -83,19 +113,24 @@ def instructor_link(settings, login, course):
 
 
 def ensure_instructor_links(db, settings, logins=None):
-    """~/courses/<course> -> the shared course directory, for each instructor membership."""
+    """~/courses/<course> -> the shared course directory, for each instructor membership.
+
+    Made through the home's descriptor: ~/courses is the instructor's to replace, and a link
+    there must never lead root elsewhere. Returns warnings for homes skipped."""
     users = registry.users(db)
-    for login, course in registry.instructor_memberships(db):
-        if logins is not None and login not in logins:
-            continue
-        link = instructor_link(settings, login, course)
-        if os.path.islink(link):
-            continue
-        uid = users[login]["uid"]
-        parent = os.path.dirname(link)
-        if not os.path.isdir(parent):
-            os.mkdir(parent, 0o700)
-            os.lchown(parent, uid, uid)
-        if not os.path.exists(link):
-            os.symlink(course_dir(settings, course), link)
-            os.lchown(link, uid, uid)
+    warnings = []
+    with safe_paths.open_path(settings.home_root) as homes:
+        for login, course in registry.instructor_memberships(db):
+            if logins is not None and login not in logins:
+                continue
+            uid = users[login]["uid"]
+            try:
+                with homes.child(login) as home:
+                    home.require_owner({uid})
+                    with home.ensure_child("courses", uid, uid, 0o700, owners={uid}, repair=False) as links:
+                        links.ensure_symlink(course, course_dir(settings, course), uid, uid)
+            except FileNotFoundError:
+                warnings.append(f"user {login}: no home {homes.join(login)}, no link to course {course}")
+            except safe_paths.Tampered as error:
+                warnings.append(f"user {login}: no link to course {course}, {error}")
+    return warnings

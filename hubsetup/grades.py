@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass
 
-from . import courses, lti, outcomes, registry
+from . import courses, lti, outcomes, registry, safe_paths
 
 COLUMNS = ["course", "assignment", "student", "submitted", "score", "max_score"]
 
@@ -14,11 +14,21 @@ def gradebook_path(course_dir):
 
 def gradebook_rows(course, course_dir, assignment=None):
     """A dict of COLUMNS per student and assignment; no submission: submitted=False, score 0."""
+    path = gradebook_path(course_dir)
+    if not os.path.lexists(path):
+        raise FileNotFoundError(f"course {course!r} has no gradebook yet ({path})")
+    # Root reads what instructors wrote: a copy made through one descriptor, never the file by
+    # name (a link there would make root's SQLite open, and write, whatever it points to).
+    try:
+        with safe_paths.private_copy(course_dir, os.path.basename(path)) as copy:
+            return _rows_of(course, copy, assignment)
+    except safe_paths.Tampered as error:
+        raise FileNotFoundError(f"course {course!r}: the gradebook is not a plain file ({error})") from None
+
+
+def _rows_of(course, path, assignment):
     from nbgrader.api import Gradebook, MissingEntry  # heavy import: only when grades are asked for
 
-    path = gradebook_path(course_dir)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"course {course!r} has no gradebook yet ({path})")
     rows = []
     with Gradebook(f"sqlite:///{path}", course_id=course) as gradebook:
         try:

@@ -23,7 +23,7 @@ class IdPool:
         for course in registry.courses(db).values():
             accounts |= {course["student_gid"], course["instructor_gid"]}
         with os.scandir(settings.home_root) as entries:
-            owners = {entry.stat().st_uid for entry in entries if entry.is_dir(follow_symlinks=False)}
+            owners = {entry.stat(follow_symlinks=False).st_uid for entry in entries if entry.is_dir(follow_symlinks=False)}
         return cls(accounts, owners, settings.first_uid)
 
     def take(self, count=1):

@@ -7,6 +7,8 @@ apply, so the formgrader and the command line agree.
 
 import os
 
+from .exchange import FACTORY
+
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 
 
@@ -15,6 +17,9 @@ def configure(c, env=None):
     c.Exchange.root = env.get("NBGRADER_EXCHANGE", DEFAULT_EXCHANGE)
     # Two courses may both have a "ps1": keep their exchange folders apart.
     c.Exchange.path_includes_course = True
+    # The exchange root is root's alone (hubsetup makes each course's folders).
+    for setting, exchange_class in FACTORY.items():
+        setattr(c.ExchangeFactory, setting, exchange_class)
     course = env.get("NBGRADER_COURSE_ID")
     if course:
         c.CourseDirectory.course_id = course

@@ -11,6 +11,7 @@ import ctypes
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -162,32 +163,32 @@ def skeleton(skel="/etc/skel"):
     return files
 
 
-def ensure_home(user, skel_files=()):
+def ensure_home(homes, user, skel_files=()):
     """Create the home (0700, with the skeleton files) if missing; fix owner and mode if not.
 
-    Returns True when the home was created."""
+    `homes` is the open folder of all homes; the home is reached through it without following
+    a link (Tampered if it is one). Returns True when the home was created."""
+    name = os.path.basename(user.home)
     try:
-        stat = os.stat(user.home)
+        home = homes.child(name)
+        created = False
     except FileNotFoundError:
-        os.mkdir(user.home, 0o700)
-        for name, content in skel_files:
-            path = os.path.join(user.home, name)
-            with open(path, "wb") as f:
-                f.write(content)
-            os.lchown(path, user.uid, user.uid)
-        os.chown(user.home, user.uid, user.uid)
-        os.chmod(user.home, 0o700)  # mkdir's mode is cut by the umask
-        return True
-    if (stat.st_uid, stat.st_gid) != (user.uid, user.uid):
-        os.chown(user.home, user.uid, user.uid)
-    if stat.st_mode & 0o777 != 0o700:
-        os.chmod(user.home, 0o700)
-    return False
+        os.mkdir(name, 0o700, dir_fd=homes.fd)
+        home = homes.child(name)
+        created = True
+    with home:
+        if created:
+            for skel_name, content in skel_files:
+                home.write_new_file(skel_name, content, user.uid, user.uid)
+        home.set_owner_mode(user.uid, user.uid, 0o700)
+    return created
 
 
 def home_owner(home):
-    """The UID owning an existing home, or None: a home's owner is who the user was."""
+    """The UID owning an existing home folder (not a link), or None: a home's owner is who
+    the user was."""
     try:
-        return os.stat(home).st_uid
+        st = os.lstat(home)
     except FileNotFoundError:
         return None
+    return st.st_uid if stat.S_ISDIR(st.st_mode) else None

@@ -143,12 +143,19 @@ def warn(message):
     print(f"backup: warning: {message}", file=sys.stderr, flush=True)
 
 
-def sqlite_snapshot(path, spool_dir):
+def sqlite_snapshot(path, spool_dir, fd):
     """A consistent copy of a live SQLite database, made with SQLite's online backup API: it
-    reads one committed state, whatever the hub writes meanwhile. Returns the copy's path."""
-    fd, copy = tempfile.mkstemp(dir=spool_dir, suffix=".sqlite")
-    os.close(fd)
-    source = sqlite3.connect(path, timeout=60)
+    reads one committed state, whatever the hub writes meanwhile. Returns the copy's path.
+
+    Databases in the hub-state volume (WAL mode, which needs its side files by name) are opened
+    by name: only root writes there. Any other (a course's gradebook, a user's own database) is
+    opened read-only through the descriptor already checked, never again by a name that its
+    owner could swap for a link meanwhile."""
+    handle, copy = tempfile.mkstemp(dir=spool_dir, suffix=".sqlite")
+    os.close(handle)
+    root_only = path.startswith(volume_root("jh_state") + "/")
+    source = sqlite3.connect(path if root_only else f"file:/proc/self/fd/{fd}?mode=ro", timeout=60,
+                             uri=not root_only)
     try:
         target = sqlite3.connect(copy)
         try:
@@ -224,14 +231,14 @@ class ArchiveWriter:
             if not stat.S_ISREG(st.st_mode):
                 return
             if os.pread(fd, len(SQLITE_MAGIC), 0) == SQLITE_MAGIC:
-                snapshot = self.try_sqlite_snapshot(key, path)
+                snapshot = self.try_sqlite_snapshot(key, path, fd)
                 if snapshot:
                     return self.add_content(key, st, snapshot)
             self.add_stream(key, st, stream, st.st_size)
 
-    def try_sqlite_snapshot(self, key, path):
+    def try_sqlite_snapshot(self, key, path, fd):
         try:
-            snapshot = sqlite_snapshot(path, self.spool_dir)
+            snapshot = sqlite_snapshot(path, self.spool_dir, fd)
         except sqlite3.Error as error:
             warn(f"{key}: SQLite online backup failed ({error}); copied as a plain file, which may be inconsistent")
             return None

@@ -40,7 +40,7 @@ FILES = [
     (f"/srv/nbgrader/courses/{COURSE}/source", "dir", TEACHER_NAME, f"formgrade-{COURSE}", "2770", None),
     (f"/srv/nbgrader/courses/{COURSE}/source/ps0", "dir", TEACHER_NAME, f"formgrade-{COURSE}", "2770", None),
     (f"/srv/nbgrader/courses/{COURSE}/source/ps0/ps0.ipynb", "file", TEACHER_NAME, f"formgrade-{COURSE}", "0660", "{}"),
-    (f"/srv/nbgrader/exchange/{COURSE}/outbound", "dir", TEACHER_NAME, f"formgrade-{COURSE}", "2775", None),
+    (f"/srv/nbgrader/exchange/{COURSE}/outbound", "dir", "root", f"formgrade-{COURSE}", "2775", None),  # the hub's
     (f"/srv/nbgrader/exchange/{COURSE}/outbound/ps0", "dir", TEACHER_NAME, f"formgrade-{COURSE}", "2775", None),
     (f"/srv/nbgrader/exchange/{COURSE}/outbound/ps0/ps0.ipynb", "file", TEACHER_NAME, f"formgrade-{COURSE}", "0664", "{}"),
 ]

@@ -1,0 +1,198 @@
+"""What root does below folders that users can write: through open folders, never by name.
+
+The hub runs as root beside users' code. A call that follows links (os.makedirs, chown, chmod,
+open) on a path below a home, the exchange or a course directory lets whoever can write there
+redirect it: swap an entry for a link between root's check and root's act, and root chowns
+/etc. So every such operation goes through this module. Each level is opened with
+O_NOFOLLOW | O_DIRECTORY relative to its parent's descriptor, checked with fstat, and changed
+through the descriptor; an entry that is not what root expects raises `Tampered`, which
+callers turn into a warning for that one entry (one user's mischief never stops a sync).
+"""
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import tempfile
+import time
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# What open(O_NOFOLLOW | O_DIRECTORY) says of a link or of something that is not a folder.
+NOT_A_FOLDER = (errno.ELOOP, errno.ENOTDIR)
+
+
+class Tampered(Exception):
+    """An entry is not what root expects (a link, a file for a folder, a stranger's folder)."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def _check_name(name):
+    if not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"not a single path component: {name!r}")
+
+
+class Folder:
+    """An open folder, and the path it was reached by (for messages only: never re-opened)."""
+
+    def __init__(self, fd, path):
+        self.fd, self.path = fd, path
+
+    @classmethod
+    def open(cls, path):
+        """A folder root chose (a volume's mount point, /home): its last component must not be
+        a link either."""
+        return cls(_open_folder(path, None, path), path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def join(self, name):
+        return os.path.join(self.path, name)
+
+    def stat(self):
+        return os.fstat(self.fd)
+
+    def entry(self, name):
+        """The entry's own stat (a link is not followed), or None when there is none."""
+        _check_name(name)
+        try:
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def child(self, name):
+        """The sub-folder `name`; Tampered if it is a link or not a folder."""
+        _check_name(name)
+        return Folder(_open_folder(name, self.fd, self.join(name)), self.join(name))
+
+    def require_owner(self, owners):
+        uid = self.stat().st_uid
+        if uid not in owners:
+            raise Tampered(self.path, f"owned by uid {uid}, not by {' or '.join(map(str, sorted(owners)))}")
+        return self
+
+    def set_owner_mode(self, uid, gid, mode):
+        """Owner, group and mode (setgid included) through the descriptor, only where they differ."""
+        st = self.stat()
+        if (st.st_uid, st.st_gid) != (uid, gid):
+            os.fchown(self.fd, uid, gid)
+        # chown clears setgid: compare with what is there now.
+        if stat.S_IMODE(os.fstat(self.fd).st_mode) != mode:
+            os.fchmod(self.fd, mode)
+        return self
+
+    def ensure_child(self, name, uid, gid, mode, owners=None, repair=True):
+        """The sub-folder `name`, made with this owner and mode if missing.
+
+        An existing one must be a real folder owned by one of `owners` (any owner when None);
+        with `repair`, its owner and mode are then set (a user's own folder is left as it is)."""
+        _check_name(name)
+        created = False
+        try:
+            os.mkdir(name, 0o700, dir_fd=self.fd)
+            created = True
+        except FileExistsError:
+            pass
+        folder = self.child(name)
+        try:
+            if not created and owners is not None:
+                folder.require_owner(owners)
+            if created or repair:
+                folder.set_owner_mode(uid, gid, mode)
+        except BaseException:
+            folder.close()
+            raise
+        return folder
+
+    def ensure_exchange_child(self, name, uid, gid, mode, owners=None):
+        """Like ensure_child, but an entry that is not a folder of `owners` (someone made it
+        before root did) is moved aside, kept for a look, and a fresh folder made. Returns
+        (folder, the name it was moved to or None)."""
+        try:
+            return self.ensure_child(name, uid, gid, mode, owners), None
+        except Tampered:
+            moved = f".tampered-{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+            os.rename(name, moved, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+            return self.ensure_child(name, uid, gid, mode, owners), moved
+
+    def write_new_file(self, name, content, uid, gid, mode=0o644):
+        """A file that must not exist yet (O_EXCL: a link in its place is refused)."""
+        _check_name(name)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                     dir_fd=self.fd)
+        with open(fd, "wb") as f:
+            f.write(content)
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+
+    def ensure_symlink(self, name, target, uid, gid):
+        """A link `name` -> `target` owned by uid:gid, unless an entry of that name exists
+        (what a user put there is theirs). True when made."""
+        if self.entry(name) is not None:
+            return False
+        try:
+            os.symlink(target, name, dir_fd=self.fd)
+        except FileExistsError:
+            return False
+        os.chown(name, uid, gid, dir_fd=self.fd, follow_symlinks=False)
+        return True
+
+    def open_file(self, name):
+        """A descriptor of the regular file `name`; Tampered for a link, a fifo, a device."""
+        _check_name(name)
+        try:
+            fd = os.open(name, FILE_FLAGS, dir_fd=self.fd)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise Tampered(self.join(name), "is a symbolic link") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise Tampered(self.join(name), "is not a regular file")
+        return fd
+
+
+def _open_folder(name, dir_fd, path):
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno in NOT_A_FOLDER:
+            raise Tampered(path, "is a symbolic link or not a folder") from None
+        raise
+
+
+def open_path(path, root="/"):
+    """The folder at absolute `path`, every component opened without following a link."""
+    parts = [part for part in os.path.relpath(path, root).split(os.sep) if part not in ("", ".")]
+    folder = Folder.open(root)
+    for part in parts:
+        with folder:
+            folder = folder.child(part)
+    return folder
+
+
+@contextlib.contextmanager
+def private_copy(folder_path, name, suffix=""):
+    """A copy of the regular file `folder_path/name`, read through one descriptor, in a folder
+    only root can read; for root to open files users wrote (a course's gradebook) with tools
+    that take a path and follow links, or create files beside it (SQLite)."""
+    with open_path(folder_path) as folder:
+        source = folder.open_file(name)
+    with tempfile.TemporaryDirectory(prefix="hubsetup-") as spool:
+        copy = os.path.join(spool, name + suffix)
+        with open(source, "rb") as reader, open(copy, "wb") as writer:
+            shutil.copyfileobj(reader, writer)
+        yield copy
