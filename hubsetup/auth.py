@@ -14,18 +14,15 @@ from jupyterhub.auth import PAMAuthenticator
 from jupyterhub.handlers.login import LoginHandler
 from ltiauthenticator.lti11.auth import LTI11Authenticator
 from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler, LTI11ConfigHandler
-from ltiauthenticator.lti11.validator import LTI11LaunchValidator
 from ltiauthenticator.utils import convert_request_to_dict
 from tornado.web import HTTPError
 
-from . import courses, framed_launch, lti, registry
+from . import courses, framed_launch, lti, lti11_validator, registry
 from .launch import Launch, apply_launch
 from .settings import current as current_settings
 
-# The validator keeps used nonces per timestamp in a cache of 35 entries, while it accepts
-# timestamps 30 s either side of now (61 possible seconds): a busy minute could evict a nonce
-# that is still replayable. Room for every second of the window, kept past its end.
-LTI11LaunchValidator.nonces = type(LTI11LaunchValidator.nonces)(maxsize=4096, ttl=65.0)
+# Nonces of the signed launches of the last minute, for the whole hub process.
+_nonces = lti11_validator.NonceMemory()
 
 # Creating users rewrites /etc and makes homes: one at a time, and off the hub's event loop.
 _system_changes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubsetup-users")
@@ -102,40 +99,38 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
         return model
 
     async def authenticate_launch(self, handler):
-        """Check, verify (ltiauthenticator's validator), then map the launch to a hub user."""
+        """Check, verify the signature, then map the launch to a hub user."""
         args = convert_request_to_dict(handler.request.arguments)
+        # Re-read the consumers at each launch: one added with `hubsetup lti` needs no restart.
+        consumers = lti.all_consumers(self.settings.state_dir, self.settings.lti_consumers)
+        launch_url = f"{self.get_uri_scheme(handler.request)}://{handler.request.host}{handler.request.uri}"
         try:
             lti.check_launch(args)
+            consumer_key = lti11_validator.verify(launch_url, args, consumers, _nonces, handler.request.headers)
         except lti.LaunchError as error:
-            self.log.warning("LTI launch refused: %s", error)
+            self.log.warning("LTI launch refused: %s (%s)", error, handler.request.remote_ip)
             raise HTTPError(error.status, str(error))
-        # Re-read the consumers at each launch: one added with `hubsetup lti` needs no restart.
-        self.consumers = lti.all_consumers(self.settings.state_dir, self.settings.lti_consumers)
-        try:
-            verified = await LTI11Authenticator.authenticate(self, handler, None)
-        except HTTPError as error:
-            self.log.warning("LTI launch refused: %s (%s)", error.log_message, handler.request.remote_ip)
-            raise
-        launch_args = verified["auth_state"]
+        launch_args = {name: value for name, value in args.items() if not name.startswith("oauth_")}
         launch = Launch(
-            consumer_key=args["oauth_consumer_key"],
+            consumer_key=consumer_key,
             lti_user=launch_args.get(self.username_key) or launch_args["user_id"],
-            course=lti.course_name(launch_args.get("context_id") or "lti-" + args["oauth_consumer_key"]),
+            context_id=launch_args.get("context_id") or "lti-" + consumer_key,
             instructor=lti.is_instructor(launch_args.get("roles", "")),
             resource_link_id=launch_args["resource_link_id"],
             assignment=launch_args.get("custom_assignment", ""),
             outcome_service_url=launch_args.get("lis_outcome_service_url", ""),
             result_sourcedid=launch_args.get("lis_result_sourcedid", ""),
         )
-        login = await asyncio.get_running_loop().run_in_executor(
+        login, course = await asyncio.get_running_loop().run_in_executor(
             _system_changes, apply_launch, self.settings, launch
         )
         model = self.user_model(login)
         if model is None:
             raise HTTPError(403, f"account {login!r} is locked")
-        model["auth_state"] = dict(launch_args, hub_course=launch.course)
+        model["auth_state"] = dict(launch_args, hub_course=course)
         self.log.info(
-            "LTI launch: %s as %s in %s", login, "instructor" if launch.instructor else "student", launch.course
+            "LTI launch: %s as %s in %s (consumer %s)", login, "instructor" if launch.instructor else "student",
+            course, consumer_key,
         )
         return model
 

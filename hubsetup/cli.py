@@ -32,11 +32,21 @@ def accounts_sync(args, settings):
 def accounts_check(args, settings):
     path = args.path or settings.accounts_file
     try:
-        rows = check_accounts(settings, path)
+        rows, skipped = check_accounts(settings, path)
     except AccountsError as error:
         return fail(error)
     teachers = sum(account.teacher for account in rows)
-    print(f"{path}: {len(rows)} accounts ({teachers} teachers, {len(rows) - teachers} students), no problems")
+    verdict = f"{len(skipped)} row(s) a sync would skip:" if skipped else "no problems"
+    print(f"{path}: {len(rows)} accounts ({teachers} teachers, {len(rows) - teachers} students), {verdict}")
+    for row in skipped:
+        print(f"  {row}")
+    return 0
+
+
+def accounts_watch(args, settings):
+    from .accounts_watch import watch
+
+    watch(settings, args.interval)
     return 0
 
 
@@ -60,18 +70,21 @@ def show_settings(args, settings):
 def lti_passport(args, settings):
     """Print `id:key:secret` for edX Studio, generating a consumer on first use."""
     consumers = lti.all_consumers(settings.state_dir, settings.lti_consumers)
-    if args.new:
-        key, secret = lti.new_consumer(settings.state_dir, args.key)
-    elif args.key:
-        if args.key not in consumers:
-            return fail(f"no LTI consumer {args.key!r}; known: {', '.join(sorted(consumers)) or 'none'}")
-        key, secret = args.key, consumers[args.key]
-    elif consumers:
-        key = settings.lti_key or sorted(consumers)[0]
-        secret = consumers[key]
-    else:
-        key, secret = lti.new_consumer(settings.state_dir)
     try:
+        if args.team:
+            key = lti.team_key(args.team)
+            secret = consumers.get(key) or lti.new_consumer(settings.state_dir, key)[1]
+        elif args.new:
+            key, secret = lti.new_consumer(settings.state_dir, args.key)
+        elif args.key:
+            if args.key not in consumers:
+                return fail(f"no LTI consumer {args.key!r}; known: {', '.join(sorted(consumers)) or 'none'}")
+            key, secret = args.key, consumers[args.key]
+        elif consumers:
+            key = settings.lti_key or sorted(consumers)[0]
+            secret = consumers[key]
+        else:
+            key, secret = lti.new_consumer(settings.state_dir)
         print(lti.passport(args.id, key, secret))
     except ValueError as error:
         return fail(error)
@@ -79,12 +92,33 @@ def lti_passport(args, settings):
 
 
 def lti_link(args, settings):
-    """Let launches of one LMS user log in as an existing account (e.g. a teacher's)."""
+    """Let launches of one LMS user, from one consumer, log in as an existing account."""
+    consumers = lti.all_consumers(settings.state_dir, settings.lti_consumers)
+    if args.consumer not in consumers:
+        return fail(f"no LTI consumer {args.consumer!r}; known: {', '.join(sorted(consumers)) or 'none'}")
+    if args.login in settings.admins:
+        return fail(f"{args.login!r} is a hub admin (ADMIN_USERS): a link would make anyone who can sign "
+                    f"launches for {args.consumer!r} an admin of the whole hub")
     with registry.connect(settings.registry_path) as db:
         if args.login not in registry.users(db):
             return fail(f"{args.login!r} is not a hub account (run accounts sync first?)")
         registry.link_lti_identity(db, args.consumer, args.lti_user, args.login)
-    print(f"launches from {args.consumer!r} for {args.lti_user!r} now log in as {args.login!r}")
+    print(f"launches from {args.consumer!r} for {args.lti_user!r} now log in as {args.login!r}\n"
+          f"WARNING: whoever holds the secret of {args.consumer!r}, and on edX anyone who can edit an LTI "
+          f"component of a course using its passport (Custom Parameters can set lis_person_sourcedid), can "
+          f"launch as {args.lti_user!r} and so log in as {args.login!r}. Link only in a consumer that one "
+          "course team you trust uses (docs/security.md).")
+    return 0
+
+
+def lti_map_course(args, settings):
+    """Send one consumer's LMS course to an existing hub course (an accounts.csv one, say)."""
+    with registry.connect(settings.registry_path) as db:
+        if args.course not in registry.courses(db):
+            return fail(f"{args.course!r} is not a hub course; known: {', '.join(sorted(registry.courses(db)))}")
+        registry.map_lti_context(db, args.consumer, args.context_id, args.course)
+    print(f"launches from {args.consumer!r} in {args.context_id!r} now go to course {args.course!r}: their "
+          "instructors become its instructors, with its gradebook and solutions")
     return 0
 
 
@@ -159,6 +193,9 @@ def parser():
     check = accounts_commands.add_parser("check", help="validate an accounts file, change nothing")
     check.add_argument("path", nargs="?", help="accounts file (default: $ACCOUNTS_FILE)")
     check.set_defaults(func=accounts_check)
+    watch_accounts = accounts_commands.add_parser("watch", help="apply accounts.csv whenever it changes (ACCOUNTS_WATCH)")
+    watch_accounts.add_argument("--interval", type=float, default=2, help="seconds between looks")
+    watch_accounts.set_defaults(func=accounts_watch)
 
     lti_parser = commands.add_parser("lti", help="LTI 1.1 consumers (edX, Moodle, Canvas, ...)")
     lti_commands = lti_parser.add_subparsers(dest="action", required=True)
@@ -166,12 +203,19 @@ def parser():
     passport.add_argument("--id", default="jupyter01", help="the LTI ID used in edX components")
     passport.add_argument("--key", help="the consumer key to show (or to create, with --new)")
     passport.add_argument("--new", action="store_true", help="create another consumer")
+    passport.add_argument("--team", help="the passport of this course team (made on first use): each team's "
+                          "users and courses stay apart from every other team's")
     passport.set_defaults(func=lti_passport)
     link = lti_commands.add_parser("link", help="let an LMS user log in as an existing account")
     link.add_argument("--consumer", required=True, help="consumer key the LMS signs with")
     link.add_argument("--lti-user", required=True, help="the launch's user value (edX username or user_id)")
     link.add_argument("login", help="the hub account to log in as")
     link.set_defaults(func=lti_link)
+    map_course = lti_commands.add_parser("map-course", help="send an LMS course's launches to an existing hub course")
+    map_course.add_argument("--consumer", required=True, help="consumer key the LMS signs with")
+    map_course.add_argument("--context-id", required=True, help="the LMS's course id (edX: course-v1:Org+Num+Run)")
+    map_course.add_argument("course", help="the hub course (hubsetup status lists them)")
+    map_course.set_defaults(func=lti_map_course)
 
     grades_parser = commands.add_parser("grades", help="grades from nbgrader's gradebooks")
     grades_commands = grades_parser.add_subparsers(dest="action", required=True)

@@ -4,10 +4,16 @@ Browsers that block third-party cookies (Chrome's incognito windows by default, 
 browser set to) also block the frame's localStorage, without which JupyterLab cannot start.
 So a framed launch answers with a small page that checks both: the login cookie came back, and
 localStorage works. If so, it goes on to the notebook; if not, it offers a button that finishes
-the launch in a new tab, where both are first-party. The button carries a one-time token,
-valid for two minutes, that logs that one user in once.
+the launch in a new tab, where both are first-party.
+
+The new tab's link carries a one-time token, valid for two minutes, but the token alone logs
+no one in: a link copied into another browser would log that browser into the launcher's
+account (login CSRF). The tab must also show a proof that only the framed page holds, which
+that page hands over by postMessage to the very window it opened, on the hub's own origin;
+the tab then posts token and proof, with its XSRF field, to finish the launch.
 """
 
+import hmac
 import html
 import json
 import secrets
@@ -17,24 +23,27 @@ from jupyterhub.handlers import BaseHandler
 from tornado.web import HTTPError
 
 RESUME_SECONDS = 120
-_tokens = {}  # token -> (login, next_url, expires)
+_tokens = {}  # token -> (login, next_url, expires, proof)
 
 
 def issue_token(login, next_url, now=None):
+    """(token, proof) for one resume of this launch."""
     now = time.time() if now is None else now
-    for token in [t for t, (_, _, expires) in _tokens.items() if expires < now]:
+    for token in [t for t, entry in _tokens.items() if entry[2] < now]:
         del _tokens[token]
-    token = secrets.token_urlsafe(32)
-    _tokens[token] = (login, next_url, now + RESUME_SECONDS)
-    return token
+    token, proof = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    _tokens[token] = (login, next_url, now + RESUME_SECONDS, proof)
+    return token, proof
 
 
-def redeem_token(token, now=None):
-    """(login, next_url) for a valid token, which can never be used again; None otherwise."""
+def redeem_token(token, proof, now=None):
+    """(login, next_url) for a valid token shown with its proof, which can never be used
+    again; None otherwise."""
     now = time.time() if now is None else now
-    entry = _tokens.pop(token, None)
-    if entry is None or entry[2] < now:
+    entry = _tokens.get(token)
+    if entry is None or entry[2] < now or not hmac.compare_digest(entry[3], proof or ""):
         return None
+    del _tokens[token]
     return entry[0], entry[1]
 
 
@@ -52,7 +61,7 @@ background:#1976d2;color:#fff;border-radius:4px;text-decoration:none;font-size:1
 <div id="blocked" hidden>
   <p>Your browser does not let the notebook run inside this course page (it blocks
   third-party cookies and storage, as private windows do).</p>
-  <p><a id="new-tab" class="button" href="{resume_url}" target="_blank" rel="noopener">Open in a new tab</a></p>
+  <p><a id="new-tab" class="button" href="{resume_url}" target="_blank">Open in a new tab</a></p>
 </div>
 <script>
 function storageWorks() {{
@@ -63,6 +72,16 @@ function offerNewTab() {{
   document.getElementById("opening").hidden = true;
   document.getElementById("blocked").hidden = false;
 }}
+// The new tab asks this page, and only this page, for the proof that finishes the launch.
+document.getElementById("new-tab").addEventListener("click", function (event) {{
+  event.preventDefault();
+  var tab = window.open(this.href, "_blank");
+  window.addEventListener("message", function (message) {{
+    if (tab && message.source === tab && message.origin === window.location.origin && message.data === "hub-resume-proof") {{
+      tab.postMessage({{hubResumeProof: {proof}}}, window.location.origin);
+    }}
+  }});
+}});
 if (!storageWorks()) {{
   offerNewTab();
 }} else {{
@@ -83,12 +102,41 @@ def script_string(value):
 
 
 def framed_page(base_url, login, next_url):
-    token = issue_token(login, next_url)
+    token, proof = issue_token(login, next_url)
     return PAGE.format(
         resume_url=html.escape(f"{base_url}hub/lti/resume?token={token}"),
         session_url=script_string(f"{base_url}hub/lti/session"),
         next_url=script_string(next_url),
+        proof=script_string(proof),
     )
+
+
+RESUME_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Opening your notebook</title>
+<style>body{{font-family:sans-serif;margin:2em;}}</style></head>
+<body>
+<p id="opening">Opening your notebook&hellip;</p>
+<p id="refused" hidden>This link only works in the browser tab that the course page opened.
+Go back to your course page and click <em>Open in a new tab</em> again.</p>
+<form id="resume" method="post" action="{action}">
+<input type="hidden" name="token" value="{token}"><input type="hidden" name="proof" id="proof" value="">
+{xsrf_field}</form>
+<script>
+window.addEventListener("message", function (message) {{
+  if (message.source === window.opener && message.origin === window.location.origin
+      && message.data && message.data.hubResumeProof) {{
+    document.getElementById("proof").value = message.data.hubResumeProof;
+    document.getElementById("resume").submit();
+  }}
+}});
+if (window.opener) {{ window.opener.postMessage("hub-resume-proof", window.location.origin); }}
+setTimeout(function () {{
+  document.getElementById("opening").hidden = true;
+  document.getElementById("refused").hidden = false;
+}}, 5000);
+</script>
+</body></html>
+"""
 
 
 class SessionCheckHandler(BaseHandler):
@@ -102,12 +150,28 @@ class SessionCheckHandler(BaseHandler):
 
 
 class ResumeHandler(BaseHandler):
-    """GET /hub/lti/resume?token=...: finish a framed launch in a top-level tab."""
+    """/hub/lti/resume: finish a framed launch in a top-level tab.
+
+    GET shows the page that asks the framed page for its proof; POST (token, proof, XSRF
+    field, from this origin only) logs the launch's user in."""
 
     def get(self):
-        redeemed = redeem_token(self.get_argument("token", ""))
+        self.set_header("Cache-Control", "no-store")
+        self.write(RESUME_PAGE.format(
+            action=html.escape(f"{self.base_url}hub/lti/resume"),
+            token=html.escape(self.get_argument("token", "")),
+            xsrf_field=self.xsrf_form_html(),
+        ))
+
+    def post(self):
+        # Browsers say where a request comes from; a form posted from another site is refused
+        # here as well as by the XSRF check.
+        if self.request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":
+            raise HTTPError(403, "a launch is finished only from the hub's own page")
+        redeemed = redeem_token(self.get_argument("token", ""), self.get_argument("proof", ""))
         if redeemed is None:
-            raise HTTPError(400, "This link has expired or was used already: open the course page again.")
+            raise HTTPError(400, "This link has expired, was used already, or was opened outside the course "
+                                 "page's tab: open the course page again.")
         login, next_url = redeemed
         user = self.find_user(login)
         if user is None:

@@ -7,7 +7,7 @@ out the same login or UID twice, and a launch that fails part-way leaves nothing
 import time
 from dataclasses import dataclass
 
-from . import courses, lti, registry, system
+from . import accounts, courses, lti, registry, system
 from .ids import IdPool
 from .sync import apply_registry
 
@@ -16,7 +16,7 @@ from .sync import apply_registry
 class Launch:
     consumer_key: str
     lti_user: str        # the value identifying the person (edX username or anonymous id)
-    course: str
+    context_id: str      # the LMS's course
     instructor: bool
     resource_link_id: str
     assignment: str = ""
@@ -24,17 +24,20 @@ class Launch:
     result_sourcedid: str = ""
 
 
-def _free_login(db, etc_files, lti_user):
-    """The first candidate name that is no one's: no registry user, no system account."""
+def _free_login(db, etc_files, settings, lti_user):
+    """The first candidate name that is no one's: no registry user, no system account, no
+    reserved or admin name (an admin listed before their accounts.csv row exists must not be
+    claimable by a launch)."""
     taken = set(registry.users(db)) | set(etc_files.tables["passwd"]) | set(etc_files.tables["group"])
+    taken |= accounts.RESERVED_LOGINS | settings.admins
     for login in lti.candidate_logins(lti_user):
         if login not in taken and not courses.is_course_group(login):
             return login
     raise RuntimeError(f"no free login for LTI user {lti_user!r}")
 
 
-def _new_lti_user(db, pool, etc_files, launch):
-    login = _free_login(db, etc_files, launch.lti_user)
+def _new_lti_user(db, pool, etc_files, settings, launch):
+    login = _free_login(db, etc_files, settings, launch.lti_user)
     (uid,) = pool.take()
     registry.save_user(db, {
         "login": login, "uid": uid, "origin": "lti", "active": 1,
@@ -44,25 +47,49 @@ def _new_lti_user(db, pool, etc_files, launch):
     return login
 
 
+def _course_of(db, launch, known_courses):
+    """The hub course of (consumer, context_id): each pair gets a course of its own, so that
+    no LMS, and no course of one LMS, can launch into another's course or an accounts.csv one
+    (unless an admin mapped it: `hubsetup lti map-course`)."""
+    course = registry.lti_course(db, launch.consumer_key, launch.context_id)
+    if course is None:
+        course = _new_course_name(db, launch, known_courses)
+        registry.map_lti_context(db, launch.consumer_key, launch.context_id, course)
+    return course
+
+
+def _new_course_name(db, launch, known_courses):
+    """Readable first; a name another course has gets a short hash."""
+    mapped = registry.mapped_courses(db)
+    for candidate in lti.candidate_courses(launch.consumer_key, launch.context_id):
+        if candidate in mapped:
+            continue
+        # A course of this consumer's launches from before contexts were recorded is adopted.
+        if candidate not in known_courses or registry.launched_only_by(db, candidate, launch.consumer_key):
+            return candidate
+    raise RuntimeError(f"no free course name for context {launch.context_id!r}")
+
+
 def apply_launch(settings, launch, etc="/etc"):
-    """The login for this launch, with its user, home, course and groups in place."""
+    """(login, course) for this launch, with its user, home, course and groups in place."""
     with registry.connect(settings.registry_path) as db:
         etc_files = system.EtcFiles(etc)
         login = registry.lti_login(db, launch.consumer_key, launch.lti_user)
         known_courses = registry.courses(db)
+        course = _course_of(db, launch, known_courses)
         # Reading the id pool scans every home: only a new user or a new course needs ids.
-        if login is None or launch.course not in known_courses:
+        if login is None or course not in known_courses:
             pool = IdPool.read(etc_files, db, settings)
             if login is None:
-                login = _new_lti_user(db, pool, etc_files, launch)
-            courses.ensure_course(db, launch.course, pool, known_courses)
+                login = _new_lti_user(db, pool, etc_files, settings, launch)
+            courses.ensure_course(db, course, pool, known_courses)
         role = courses.INSTRUCTOR if launch.instructor else courses.STUDENT
-        registry.add_membership(db, login, launch.course, role, "lti")
+        registry.add_membership(db, login, course, role, "lti")
         registry.record_launch(db, {
-            "login": login, "course": launch.course, "assignment": launch.assignment,
+            "login": login, "course": course, "assignment": launch.assignment,
             "consumer_key": launch.consumer_key, "resource_link_id": launch.resource_link_id,
             "outcome_service_url": launch.outcome_service_url,
             "result_sourcedid": launch.result_sourcedid, "launched_at": time.time(),
         })
         apply_registry(db, settings, etc_files, logins=[login])
-    return login
+    return login, course

@@ -19,6 +19,7 @@ INSTRUCTOR_ROLES = {
 }
 CONSUMERS_FILE = "lti_consumers.json"
 MAX_NAME = 32
+MAX_COURSE = 40
 
 
 class LaunchError(Exception):
@@ -88,18 +89,28 @@ def linux_name(raw, max_length=MAX_NAME):
     return _slug(raw, "u", str.isalpha, max_length)
 
 
-def course_name(context_id, max_length=40):
+def course_name(context_id, max_length=MAX_COURSE):
     """An nbgrader course id from an LTI context_id (course-v1:DemoX+DS101+2026_T1 and the like)."""
     return _slug(context_id, "c", str.isalnum, max_length)
 
 
-def candidate_logins(raw):
-    """Logins to try for a new LTI user, best first; later ones carry a distinguishing hash."""
-    base = linux_name(raw)
+def _candidates(base, raw, max_length):
+    """`base`, then `base` with a distinguishing hash of `raw` (stable: the same person or
+    course gets the same name on every hub)."""
     yield base
     for attempt in range(1, 100):
         suffix = "-" + _short_hash(f"{raw}#{attempt}")
-        yield base[: MAX_NAME - len(suffix)].rstrip("-.") + suffix
+        yield base[: max_length - len(suffix)].rstrip("-.") + suffix
+
+
+def candidate_logins(raw):
+    """Logins to try for a new LTI user, best first; later ones carry a distinguishing hash."""
+    return _candidates(linux_name(raw), raw, MAX_NAME)
+
+
+def candidate_courses(consumer_key, context_id):
+    """Course names to try for a new (consumer, context), best first."""
+    return _candidates(course_name(context_id), f"{consumer_key}\n{context_id}", MAX_COURSE)
 
 
 # --- consumers: key -> secret ----------------------------------------------------------------
@@ -147,6 +158,16 @@ def all_consumers(state_dir, configured=None):
     if configured:
         consumers.update(configured)
     return consumers
+
+
+TEAM_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+
+
+def team_key(team):
+    """A course team's consumer key: its name, which launches show (the secret is what counts)."""
+    if not TEAM_PATTERN.match(team):
+        raise ValueError(f"team {team!r}: use up to 40 lowercase letters, digits, '_', '.', '-'")
+    return team
 
 
 def passport(lti_id, key, secret):

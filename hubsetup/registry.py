@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS lti_identities (
     login TEXT NOT NULL REFERENCES users(login),
     PRIMARY KEY (consumer_key, lti_user)
 );
+CREATE TABLE IF NOT EXISTS lti_contexts (
+    consumer_key TEXT NOT NULL,
+    context_id TEXT NOT NULL,          -- the LMS's course id (edX: course-v1:Org+Num+Run)
+    course TEXT NOT NULL REFERENCES courses(course), -- an admin may map several contexts to one
+    PRIMARY KEY (consumer_key, context_id)
+);
 CREATE TABLE IF NOT EXISTS launches (
     login TEXT NOT NULL,
     course TEXT NOT NULL,
@@ -109,6 +115,17 @@ def instructor_memberships(db):
     """[(login, course)] of every instructor."""
     rows = db.execute("SELECT login, course FROM memberships WHERE role = 'instructor' ORDER BY login, course")
     return [tuple(row) for row in rows]
+
+
+def instructor_uids(db):
+    """{course: {uid of each instructor}}."""
+    rows = db.execute(
+        "SELECT course, uid FROM memberships JOIN users USING (login) WHERE role = 'instructor'"
+    )
+    found = {}
+    for course, uid in map(tuple, rows):
+        found.setdefault(course, set()).add(uid)
+    return found
 
 
 def course_sizes(db):
@@ -190,6 +207,33 @@ def link_lti_identity(db, consumer_key, lti_user, login):
         "INSERT OR REPLACE INTO lti_identities (consumer_key, lti_user, login) VALUES (?, ?, ?)",
         (consumer_key, lti_user, login),
     )
+
+
+def lti_course(db, consumer_key, context_id):
+    row = db.execute(
+        "SELECT course FROM lti_contexts WHERE consumer_key = ? AND context_id = ?", (consumer_key, context_id)
+    ).fetchone()
+    return row["course"] if row else None
+
+
+def map_lti_context(db, consumer_key, context_id, course):
+    """Launches of this consumer's context go to `course`."""
+    db.execute(
+        "INSERT OR REPLACE INTO lti_contexts (consumer_key, context_id, course) VALUES (?, ?, ?)",
+        (consumer_key, context_id, course),
+    )
+
+
+def mapped_courses(db):
+    return {row[0] for row in db.execute("SELECT course FROM lti_contexts")}
+
+
+def launched_only_by(db, course, consumer_key):
+    """True if `course` was made by launches of this consumer alone, before contexts were
+    recorded: launches recorded, every one of this consumer, no accounts.csv member."""
+    consumers = {row[0] for row in db.execute("SELECT DISTINCT consumer_key FROM launches WHERE course = ?", (course,))}
+    csv_members = db.execute("SELECT 1 FROM memberships WHERE course = ? AND origin = 'csv' LIMIT 1", (course,)).fetchone()
+    return consumers == {consumer_key} and csv_members is None
 
 
 def record_launch(db, launch):
