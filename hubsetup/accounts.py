@@ -5,8 +5,11 @@ admin fixes the whole file in one pass and a half-valid file never half-applies.
 """
 
 import csv
+import hashlib
 import io
+import os
 import re
+import time
 from dataclasses import dataclass, field
 
 from . import passwords
@@ -143,15 +146,38 @@ def parse(text, path="accounts.csv", system_logins=frozenset()):
     return accounts
 
 
-def load(path, system_logins=frozenset()):
+@dataclass(frozen=True)
+class Source:
+    """Which accounts file was read: what a sync says it applied."""
+
+    path: str
+    modified: float
+    sha256: str
+
+    def describe(self, count):
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.modified))
+        return f"{self.path} (modified {when}, {count} accounts)"
+
+
+def read(path):
+    """The file's text and its Source, read once (an edit meanwhile cannot mix two versions)."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
+            modified = os.fstat(f.fileno()).st_mtime
     except FileNotFoundError:
-        raise AccountsError(path, [f"file not found (mount your accounts.csv at {path})"])
+        raise AccountsError(path, [f"file not found (mount the folder holding accounts.csv at {os.path.dirname(path)})"])
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise AccountsError(path, [f"not UTF-8 text (byte {e.start}); save it as UTF-8 CSV"])
-    return parse(text, path, system_logins)
+    return text, Source(path, modified, hashlib.sha256(data).hexdigest())
+
+
+def load(path, system_logins=frozenset()):
+    """(accounts, Source) of the file at `path`."""
+    text, source = read(path)
+    return parse(text, path, system_logins), source
 
 
 def courses_of(accounts):

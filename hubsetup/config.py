@@ -6,6 +6,7 @@ Each function only sets values, so each can be read and tested alone and re-runn
 import os
 
 from . import containers
+from . import settings as settings_module
 from .singleuser import FRAMED_COOKIE_OPTIONS
 from .spawner import remember_launch_course
 
@@ -121,14 +122,25 @@ USER_ROLES = [{"name": "user", "scopes": ["self", "list:services", "read:service
 
 
 def update_services(c, settings):
-    """The idle culler (with only the scopes it needs) and the optional grade pusher."""
+    """The idle culler (with only the scopes it needs), the accounts watcher and the optional
+    grade pusher."""
     services, roles = [], list(USER_ROLES)
+    # JupyterHub gives services a filtered environment: hand ours the settings it needs.
+    environment = settings_module.environment()
+    if settings.accounts_watch > 0:
+        # Root in the hub container, as `hubsetup accounts sync`: it writes /etc and homes.
+        services.append({
+            "name": "accounts-watch",
+            "command": [f"{VENV_BIN}/hubsetup", "accounts", "watch", f"--interval={settings.accounts_watch}"],
+            "environment": environment,
+        })
     if settings.grades_auto_push > 0:
         # Runs as root in the hub container: it reads the gradebooks and the LTI secrets, which
         # instructors' own processes cannot.
         services.append({
             "name": "grades-autopush",
             "command": [f"{VENV_BIN}/hubsetup", "grades", "watch", f"--interval={settings.grades_auto_push}"],
+            "environment": environment,
         })
     if settings.idle_timeout > 0:
         services.append({

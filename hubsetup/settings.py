@@ -12,6 +12,13 @@ SPAWNER_MODES = ("local", "docker", "swarm")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
+# Variables of older versions, and what to do instead: refused rather than silently ignored.
+REPLACED = {
+    "ACCOUNTS_CSV": "set ACCOUNTS_DIR to the folder that holds accounts.csv (a mounted folder sees "
+                    "an edited or replaced file at once; a mounted single file does not)",
+}
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -22,8 +29,14 @@ class Setting:
 
 SETTINGS = {
     "accounts_file": Setting(
-        "ACCOUNTS_FILE", "/srv/jupyterhub/private/accounts.csv",
-        "The accounts file inside the container (compose mounts ./accounts.csv here, read-only).",
+        "ACCOUNTS_FILE", "/srv/jupyterhub/private/site/accounts.csv",
+        "The accounts file inside the container (compose mounts the folder ACCOUNTS_DIR, by default "
+        "the one of docker-compose.yml, read-only at /srv/jupyterhub/private/site).",
+    ),
+    "accounts_watch": Setting(
+        "ACCOUNTS_WATCH", "2",
+        "Seconds between looks at accounts.csv: a changed file is applied by itself, and an invalid "
+        "one leaves the hub as it was (0: only at start and with `hubsetup accounts sync`).", int,
     ),
     "state_dir": Setting(
         "HUB_STATE_DIR", "/srv/jupyterhub/state",
@@ -127,6 +140,7 @@ SETTINGS = {
 @dataclass(frozen=True)
 class Settings:
     accounts_file: str
+    accounts_watch: int
     state_dir: str
     home_root: str
     exchange_root: str
@@ -153,6 +167,9 @@ class Settings:
     @classmethod
     def from_env(cls, env=None, **overrides):
         env = os.environ if env is None else env
+        for name, instead in REPLACED.items():
+            if env.get(name):
+                raise SystemExit(f"{name} is no longer read: {instead}")
         values = {}
         for name, setting in SETTINGS.items():
             raw = env.get(setting.env, setting.default)
@@ -203,6 +220,13 @@ class Settings:
 def current():
     """The settings of this process's environment, read once (for the hub's own classes)."""
     return Settings.from_env()
+
+
+def environment(env=None):
+    """The settings given in this environment, for processes JupyterHub starts with a filtered
+    environment of their own (its managed services)."""
+    env = os.environ if env is None else env
+    return {setting.env: env[setting.env] for setting in SETTINGS.values() if setting.env in env}
 
 
 def markdown_table():

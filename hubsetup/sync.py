@@ -7,19 +7,21 @@ reads, compares, and writes nothing.
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import shutil
 from dataclasses import dataclass, field
 
 from . import accounts as accounts_file
-from . import courses, passwords, registry, system
+from . import courses, passwords, registry, safe_paths, system
 from .ids import IdPool
 from .keys import ensure_secret
 
 log = logging.getLogger(__name__)
 
 DIGEST_KEY_FILE = "password-digest.key"
+APPLIED_FILE = "accounts-applied.json"
 
 
 @dataclass
@@ -33,7 +35,11 @@ class SyncReport:
     files_written: list = field(default_factory=list)
     courses: dict = field(default_factory=dict)  # course: (instructors, students)
     sample_passwords: list = field(default_factory=list)
+    skipped_rows: list = field(default_factory=list)  # "line N: why" of rows not applied
+    warnings: list = field(default_factory=list)  # entries a user tampered with, skipped
     dry_run: bool = False
+    source: accounts_file.Source = None
+    rows: int = 0
 
     def summary(self):
         def names(logins, most=10):
@@ -47,11 +53,15 @@ class SyncReport:
             f" {len(self.locked)} locked{names(self.locked)},"
             f" {len(self.unlocked)} unlocked{names(self.unlocked)}, {self.unchanged} unchanged"
         ]
+        if self.source:
+            lines.append(f"read {self.source.describe(self.rows)}")
         if self.homes_created:
             lines.append(f"homes created: {len(self.homes_created)}{names(self.homes_created)}")
         for course, (instructors, students) in sorted(self.courses.items()):
             lines.append(f"course {course}: {instructors} instructor(s), {students} student(s)")
         lines.append("files written: " + (", ".join(self.files_written) or "none"))
+        lines += [f"skipped {row}" for row in self.skipped_rows]
+        lines += [f"WARNING: {warning}" for warning in self.warnings]
         if self.sample_passwords:
             lines.append(
                 "WARNING: the sample passwords are still in use for " + ", ".join(self.sample_passwords)
@@ -120,12 +130,21 @@ def _capture_own_password(row, etc_files):
         row["password_hash"] = current
 
 
-def _lti_conflicts(rows, known):
-    return [
-        f"line {account.line}: login {account.login!r} already belongs to an LTI user"
-        for account in rows
-        if account.login in known and known[account.login]["origin"] != "csv"
-    ]
+def _without_lti_conflicts(rows, known):
+    """The rows to apply, and why each other row is not: a login an LTI launch made first
+    stays that person's (it never becomes a password account), and the rest of the file still
+    applies, so one such row cannot keep the hub from starting."""
+    kept, skipped = [], []
+    for account in rows:
+        if account.login in known and known[account.login]["origin"] != "csv":
+            skipped.append(
+                f"line {account.line}: login {account.login!r} already belongs to a user an LTI launch "
+                f"made; give this row another login, or remove that user first (hubsetup users remove "
+                f"{account.login})"
+            )
+        else:
+            kept.append(account)
+    return kept, skipped
 
 
 def sync_accounts(settings, dry_run=False, etc="/etc"):
@@ -136,11 +155,10 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
         with registry.connect(settings.registry_path) as db:
             etc_files = system.EtcFiles(etc)  # read under the registry's write lock
             known = registry.users(db)
-            rows = accounts_file.load(settings.accounts_file, etc_files.system_logins(known))
+            rows, report.source = accounts_file.load(settings.accounts_file, etc_files.system_logins(known))
             report.sample_passwords = accounts_file.sample_password_logins(rows)
-            conflicts = _lti_conflicts(rows, known)
-            if conflicts:
-                raise accounts_file.AccountsError(settings.accounts_file, conflicts)
+            report.rows = len(rows)
+            rows, report.skipped_rows = _without_lti_conflicts(rows, known)
             changes, to_hash = _plan_csv_users(rows, known, etc_files, key, report)
             hashes = passwords.hash_many(list(to_hash.values()), settings.password_hash)
             for login, password_hash in zip(to_hash, hashes):
@@ -160,23 +178,38 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
             report.courses = registry.course_sizes(db)
             if dry_run:
                 raise _DryRun
-            report.files_written, report.homes_created = apply_registry(db, settings, etc_files)
+            report.files_written, report.homes_created, report.warnings = apply_registry(db, settings, etc_files)
+            record_applied(settings, report.source)
     except _DryRun:
         pass
     return report
 
 
+def record_applied(settings, source):
+    """Which file the last sync applied, for `accounts watch` (and an admin's look)."""
+    path = os.path.join(settings.state_dir, APPLIED_FILE)
+    with open(path + ".tmp", "w") as f:
+        json.dump({"path": source.path, "modified": source.modified, "sha256": source.sha256}, f)
+    os.replace(path + ".tmp", path)
+
+
+def applied_sha256(settings):
+    try:
+        with open(os.path.join(settings.state_dir, APPLIED_FILE)) as f:
+            return json.load(f)["sha256"]
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
 def check_accounts(settings, path, etc="/etc"):
-    """Validate an accounts file as a sync would, changing nothing; returns its accounts."""
+    """Validate an accounts file as a sync would, changing nothing; returns (the accounts a
+    sync would apply, why each other row would be skipped)."""
     known = {}
     if os.path.exists(settings.registry_path):
         with registry.connect(settings.registry_path, write=False) as db:
             known = registry.users(db)
-    rows = accounts_file.load(path, system.EtcFiles(etc).system_logins(known))
-    conflicts = _lti_conflicts(rows, known)
-    if conflicts:
-        raise accounts_file.AccountsError(path, conflicts)
-    return rows
+    rows, _ = accounts_file.load(path, system.EtcFiles(etc).system_logins(known))
+    return _without_lti_conflicts(rows, known)
 
 
 def remove_users(settings, logins, keep_home=False, etc="/etc", running=()):
@@ -206,7 +239,9 @@ def apply_registry(db, settings, etc_files, logins=None):
     """Project the registry onto /etc, the homes and the course directories.
 
     `logins` limits the users (and homes) looked at, for a single LTI user; course groups are
-    always written whole. Returns (files written, homes created)."""
+    always written whole. A home or folder that a user tampered with is skipped with a warning:
+    one user's mischief never stops everyone else's sync. Returns (files written, homes
+    created, warnings)."""
     users = registry.users(db)
     chosen = [users[login] for login in logins] if logins is not None else list(users.values())
     for user in chosen:
@@ -216,14 +251,21 @@ def apply_registry(db, settings, etc_files, logins=None):
         etc_files.set_group(group)
     written = etc_files.write()
     skel_files = system.skeleton()
-    created = [
-        user["login"]
-        for user in chosen
-        if system.ensure_home(system.User(user["login"], user["uid"], "", home_of(settings, user["login"])), skel_files)
-    ]
-    courses.ensure_course_dirs(db, settings)
-    courses.ensure_instructor_links(db, settings, logins)
-    return written, created
+    created, warnings = [], []
+    os.makedirs(settings.home_root, exist_ok=True)  # the volume's mount point, or a test's folder
+    with safe_paths.open_path(settings.home_root) as homes:
+        for user in chosen:
+            home = system.User(user["login"], user["uid"], "", home_of(settings, user["login"]))
+            try:
+                if system.ensure_home(homes, home, skel_files):
+                    created.append(user["login"])
+            except safe_paths.Tampered as error:
+                warnings.append(f"user {user['login']}: home skipped, {error}")
+    warnings += courses.ensure_course_dirs(db, settings)
+    warnings += courses.ensure_instructor_links(db, settings, logins)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return written, created, warnings
 
 
 def home_of(settings, login):

@@ -1205,7 +1205,7 @@ def stack_compose(args):
     with open(override, "w") as f:
         f.write(f"# Written by scripts/bench: makes {ADMIN} a hub admin, for the bench's cleanup.\n"
                 f"services:\n  hub:\n    environment:\n      ADMIN_USERS: {ADMIN}\n")
-    env = {"HUB_PORT": str(args.port), "ACCOUNTS_CSV": accounts, "HUB_IMAGE": args.image}
+    env = {"HUB_PORT": str(args.port), "ACCOUNTS_DIR": directory, "HUB_IMAGE": args.image}
     return Compose(args.project, env), override
 
 

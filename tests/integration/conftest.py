@@ -16,6 +16,7 @@ def stack(tmp_path_factory):
     accounts = tmp_path_factory.mktemp("site") / "accounts.csv"
     shutil.copy(os.path.join(REPO, "accounts.csv"), accounts)
     stack = Stack(PROJECT, PORT, str(accounts))
+    stack.write_settings({})
     stack.compose("down", "-v", "--remove-orphans", check=False)
     stack.compose("build", timeout=1800)
     stack.compose("up", "-d")

@@ -15,23 +15,31 @@ CONFIG_DATA = re.compile(r'<script id="jupyter-config-data" type="application/js
 
 class Stack:
     """One compose project of the repo's docker-compose.yml (and `overrides`, e.g.
-    docker-compose.docker.yml), with its own accounts file."""
+    docker-compose.docker.yml), with its own accounts file (named accounts.csv, in a folder of
+    its own: compose mounts the folder)."""
 
     def __init__(self, project, port, accounts_path, overrides=()):
         self.project, self.port, self.accounts_path = project, port, accounts_path
         self.files = ["docker-compose.yml", *overrides]
         self.env_file = os.path.join(os.path.dirname(accounts_path), "hub.env")
         self.env = dict(
-            os.environ, HUB_PORT=str(port), ACCOUNTS_CSV=accounts_path, HUB_IMAGE="teaching-hub:test",
+            os.environ, HUB_PORT=str(port), ACCOUNTS_DIR=os.path.dirname(accounts_path), HUB_IMAGE="teaching-hub:test",
             HUB_ENV_FILE=self.env_file, PROXY_IMAGE="teaching-hub-proxy:test", USER_IMAGE="teaching-hub-user:test",
         )
         self.profiles = []
 
+    # Tests edit accounts.csv and sync at once, then read what that sync did: the hub's own
+    # watcher would race them. The tests of the watcher turn it on.
+    base_settings = {"ACCOUNTS_WATCH": "0"}
+
+    def write_settings(self, settings):
+        with open(self.env_file, "w") as f:
+            f.writelines(f"{name}={value}\n" for name, value in {**self.base_settings, **settings}.items())
+
     def reconfigure(self, settings, https=None):
         """Restart the hub with these hub.env settings (and the HTTPS proxy: a dict of its
         compose variables, e.g. DOMAIN), as an admin would; waits until it is healthy."""
-        with open(self.env_file, "w") as f:
-            f.writelines(f"{name}={value}\n" for name, value in settings.items())
+        self.write_settings(settings)
         self.profiles = ["--profile", "https"] if https else []
         self.env.update(https or {})
         self.compose("up", "-d", "--build")

@@ -84,7 +84,7 @@ def test_users_cannot_read_other_homes_or_the_accounts_file(stack, sample_accoun
     stack.exec("sh", "-c", "echo solution > /home/prof1/secret.txt && chown prof1: /home/prof1/secret.txt")
     assert stack.exec("cat", "/home/prof1/secret.txt", user="eleve1", check=False).returncode != 0
     assert stack.exec("ls", "/home/prof1", user="eleve1", check=False).returncode != 0
-    for private in ("/srv/jupyterhub/private/accounts.csv", "/srv/jupyterhub/state/registry.sqlite"):
+    for private in ("/srv/jupyterhub/private/site/accounts.csv", "/srv/jupyterhub/state/registry.sqlite"):
         assert stack.exec("cat", private, user="eleve1", check=False).returncode != 0
     assert stack.exec("cat", "/home/prof1/secret.txt", user="prof1").stdout == "solution\n"
 

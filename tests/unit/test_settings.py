@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from hubsetup import accounts
 from hubsetup.settings import Settings, markdown_table
 
@@ -14,7 +16,7 @@ def test_readme_settings_table_is_up_to_date():
 
 
 def test_sample_passwords_are_those_of_the_sample_file():
-    rows = accounts.load(os.path.join(REPO, "accounts.csv"))
+    rows, _ = accounts.load(os.path.join(REPO, "accounts.csv"))
     assert {a.login: a.password for a in rows} == accounts.SAMPLE_PASSWORDS
     assert accounts.sample_password_logins(rows) == ["prof1", "eleve1", "eleve2"]
 
@@ -26,3 +28,15 @@ def test_bad_number_setting_names_the_variable():
         assert "IDLE_TIMEOUT" in str(error)
     else:
         raise AssertionError("accepted a non-number")
+
+
+def test_a_replaced_variable_is_refused_with_what_to_do_instead():
+    with pytest.raises(SystemExit, match="ACCOUNTS_DIR"):
+        Settings.from_env({"ACCOUNTS_CSV": "/srv/school/accounts.csv"})
+    Settings.from_env({"ACCOUNTS_CSV": ""})  # compose passes it empty when unset
+
+
+def test_services_get_the_settings_of_the_hubs_environment():
+    from hubsetup.settings import environment
+
+    assert environment({"LTI_KEY": "k", "LTI_SECRET": "s", "HOME": "/root"}) == {"LTI_KEY": "k", "LTI_SECRET": "s"}

@@ -161,7 +161,7 @@ def launch_as(site, lti_user, course="course-v1-x", instructor=False):
     from hubsetup.launch import Launch, apply_launch
 
     launch = Launch("key", lti_user, course, instructor, "block-1", assignment="ps1")
-    return apply_launch(site.settings, launch, etc=str(site.etc))
+    return apply_launch(site.settings, launch, etc=str(site.etc))[0]
 
 
 def test_lti_launch_makes_a_user_in_its_course(site):
@@ -189,3 +189,100 @@ def test_removed_lti_user_is_gone_and_its_uid_never_reused(site):
     with pytest.raises(ValueError, match="running server"):
         remove_users(site.settings, [newcomer], etc=str(site.etc), running=[newcomer])
     assert newcomer in site.table("passwd")
+
+
+def launch_in(site, lti_user, context_id, consumer="key", instructor=False):
+    from hubsetup.launch import Launch, apply_launch
+
+    return apply_launch(site.settings, Launch(consumer, lti_user, context_id, instructor, "block-1"), etc=str(site.etc))
+
+
+def test_a_squatted_exchange_folder_is_moved_aside_and_the_target_keeps_its_owner(site):
+    site.sync("eleve1;pw1\n")
+    target = site.tmp / "private"
+    target.mkdir(mode=0o700)
+    os.symlink(target, site.tmp / "exchange" / "cours_prof2")  # what a student did in a 1777 root
+    report = site.sync("eleve1;pw1\nprof2;pw2;1\n")
+    assert (target.stat().st_uid, target.stat().st_gid, stat.S_IMODE(target.stat().st_mode)) == (0, 0, 0o700)
+    course = site.tmp / "exchange" / "cours_prof2"
+    assert course.is_dir() and not course.is_symlink()
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in course.iterdir()} == {
+        "inbound": 0o2773, "outbound": 0o2775, "feedback": 0o2771}
+    assert stat.S_IMODE((site.tmp / "exchange").stat().st_mode) == 0o755
+    assert any("cours_prof2" in warning and "moved aside" in warning for warning in report.warnings)
+
+
+def test_a_courses_link_folder_replaced_by_a_link_is_skipped_for_that_user_only(site):
+    site.sync("prof1;wawa;1\nprof2;pw2;1\n")
+    planted = site.tmp / "planted"
+    planted.mkdir()
+    links = site.tmp / "home" / "prof1" / "courses"
+    for entry in links.iterdir():
+        entry.unlink()
+    links.rmdir()
+    links.symlink_to(planted)
+    report = site.sync("prof1;wawa;1;cours_prof1 extra\nprof2;pw2;1\n")
+    assert os.listdir(planted) == []
+    assert any("prof1" in warning and "courses" in warning for warning in report.warnings)
+    assert os.path.islink(site.tmp / "home" / "prof2" / "courses" / "cours_prof2")
+
+
+def test_a_home_replaced_by_a_link_is_skipped_and_its_target_untouched(site):
+    site.sync("eleve1;pw1\n")
+    (site.tmp / "home" / "eleve1").rename(site.tmp / "old")
+    target = site.tmp / "etc-like"
+    target.mkdir(mode=0o755)
+    (site.tmp / "home" / "eleve1").symlink_to(target)
+    report = site.sync("eleve1;pw1\neleve2;pw2\n")
+    assert (target.stat().st_uid, stat.S_IMODE(target.stat().st_mode)) == (0, 0o755)
+    assert report.added == ["eleve2"] and (site.tmp / "home" / "eleve2").is_dir()
+    assert any("eleve1" in warning for warning in report.warnings)
+
+
+def test_a_csv_row_taken_by_an_lti_user_is_skipped_by_line_and_the_rest_applies(site):
+    site.sync("prof1;wawa;1\n")
+    login, _ = launch_in(site, "alice", "course-v1:X+Y+Z")
+    report = site.sync(f"prof1;wawa;1\n{login};pw;1\neleve1;pw1\n")
+    assert report.added == ["eleve1"]
+    assert report.skipped_rows and report.skipped_rows[0].startswith(f"line 2: login '{login}'")
+    assert site.shadow_hash(login) == "!"
+
+
+def test_lti_logins_never_take_reserved_or_admin_names(site):
+    from dataclasses import replace
+
+    site.settings = replace(site.settings, admin_users="boss")
+    for name in ("admin", "hub", "jupyterhub", "boss"):
+        login, _ = launch_in(site, name, "course-v1:X+Y+Z")
+        assert login != name and login.startswith(name + "-")
+
+
+def test_each_consumer_and_context_gets_its_own_course(site):
+    site.sync("prof1;wawa;1\n")
+    _, course = launch_in(site, "t1", "course-v1:MITx+6.00-1x+2026", instructor=True)
+    _, same = launch_in(site, "t2", "course-v1:MITx+6.00-1x+2026")
+    _, lookalike = launch_in(site, "t3", "course-v1:MITx-6.00+1x+2026", instructor=True)
+    _, other_lms = launch_in(site, "t4", "course-v1:MITx+6.00-1x+2026", consumer="other", instructor=True)
+    _, csv_name = launch_in(site, "t5", "cours_prof1", consumer="other", instructor=True)
+    assert course == same == "course-v1-mitx-6.00-1x-2026"
+    assert len({course, lookalike, other_lms, csv_name, "cours_prof1"}) == 5
+    assert csv_name.startswith("cours_prof1-")
+    assert "t5" not in site.table("group")["formgrade-cours_prof1"][3].split(",")
+
+
+def test_a_changed_accounts_file_is_applied_by_the_watcher_and_a_bad_one_changes_nothing(site):
+    from hubsetup.accounts_watch import Watcher
+
+    site.sync("prof1;wawa;1\n")
+    watcher = Watcher(site.settings, etc=str(site.etc))
+    assert watcher.look() is None  # what the last sync applied
+    replacement = site.tmp / "accounts.new"
+    replacement.write_text("prof1;wawa;1\neleve1;pw1\n")
+    os.replace(replacement, site.tmp / "accounts.csv")  # as sed -i, git checkout and editors do
+    report = watcher.look()
+    assert report.added == ["eleve1"] and "eleve1" in site.table("passwd")
+    assert "accounts.csv (modified" in report.summary() and "2 accounts" in report.summary()
+    before = (site.etc / "passwd").read_text()
+    (site.tmp / "accounts.csv").write_text("prof1;wawa;1\nBad;pw\n")
+    assert watcher.look() is None
+    assert (site.etc / "passwd").read_text() == before
