@@ -5,7 +5,7 @@ signature with oauthlib, then records the score per sourcedId. Like edX it answe
 with imsx_codeMajor=failure when it refuses. Sourced ids starting with "reject" are refused;
 those starting with "flaky" get one HTTP 503 first (to exercise retries).
 
-Run alone: python3 lms_outcomes.py PORT KEY SECRET RECORD.json  (listens on 127.0.0.1 only)
+Run alone: python3 lms_outcomes.py PORT KEY SECRET RECORD.json [KEY SECRET ...]  (listens on 127.0.0.1 only)
 """
 
 import base64
@@ -95,8 +95,9 @@ class OutcomeService:
         self.server.shutdown()
 
 
-def main(port, key, secret, record):
-    service = OutcomeService({key: secret}, int(port))
+def main(port, key, secret, record, *more):
+    """`more`: further KEY SECRET pairs, for an LMS with several consumers."""
+    service = OutcomeService({key: secret, **dict(zip(more[::2], more[1::2]))}, int(port))
     original = service.handle
 
     def handle_and_record(*args):

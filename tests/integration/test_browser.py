@@ -7,6 +7,7 @@ HTTPS itself (secure cookies, SameSite=None) is real."""
 
 import json
 import os
+import re
 
 import pytest
 
@@ -146,8 +147,38 @@ def test_blocked_third_party_cookies_get_a_new_tab_button(stack, lms, private_br
     assert "/user/eleve1/lab/tree/hello.ipynb" in tab.url
     run_first_cell(tab)
     # the one-time link cannot be used again
-    again = private_browser.new_page().goto(tab.url.split("/user/")[0] + "/hub/lti/resume?token=" + "x" * 43)
-    assert again.status == 400
+    again = private_browser.new_page()
+    again.goto(tab.url.split("/user/")[0] + "/hub/lti/resume?token=" + "x" * 43)
+    again.wait_for_selector("#refused", state="visible", timeout=15_000)
+
+
+def test_a_new_tab_link_sent_to_another_browser_logs_no_one_in(stack, lms, private_browser, playwright):
+    """Login CSRF: whoever launches copies the "Open in a new tab" link and sends it to someone
+    else, whose browser must not end up logged in as the launcher."""
+    page = private_browser.new_page()
+    page.goto(LMS + "/unit1")
+    frame = page.frame(name="lti-frame")
+    link = frame.wait_for_selector("#new-tab", state="visible", timeout=60_000).get_attribute("href")
+    token = link.split("token=", 1)[1]
+    proof = re.search(r'hubResumeProof: "([^"]+)"', frame.content()).group(1)
+    victim_browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        victim = victim_browser.new_context(ignore_https_errors=True)
+        tab = victim.new_page()
+        tab.goto(HUB + link)
+        tab.wait_for_selector("#refused", state="visible", timeout=15_000)
+        assert "/hub/lti/resume" in tab.url
+        # The launcher knows token and proof (both are in their page), but a form that another
+        # page makes the victim's browser post lacks the victim's XSRF field: refused.
+        forged = victim.new_page()
+        with forged.expect_response(lambda response: "/hub/lti/resume" in response.url) as answer:
+            forged.set_content(
+                f'<form method="post" action="{HUB}/hub/lti/resume"><input name="token" value="{token}">'
+                f'<input name="proof" value="{proof}"></form><script>document.forms[0].submit()</script>')
+        assert answer.value.status == 403
+        assert "jupyterhub-hub-login" not in {cookie["name"] for cookie in victim.cookies(HUB)}
+    finally:
+        victim_browser.close()
 
 
 def test_other_origin_cannot_frame_the_hub(stack, lms, profile_browser):

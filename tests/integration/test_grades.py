@@ -5,11 +5,12 @@ loopback, where the pushes go: it verifies body hash and signature like an LMS m
 
 import json
 import os
+import secrets
 
 import pytest
 
 from . import edx, nbgrader_cycle
-from .stack import REPO
+from .stack import REPO, HubClient, wait_until
 
 CONTEXT = "course-v1:DemoX+GR101+2026_T1"
 COURSE = "course-v1-demox-gr101-2026_t1"
@@ -26,8 +27,8 @@ def lms(stack):
     stack.exec("pkill", "-f", "lms_outcomes.py", check=False)
 
 
-def recorded(stack):
-    result = stack.exec("cat", "/tmp/lms-record.json", check=False)
+def recorded(stack, record="/tmp/lms-record.json"):
+    result = stack.exec("cat", record, check=False)
     return json.loads(result.stdout) if result.returncode == 0 else {"scores": {}, "requests": 0}
 
 
@@ -119,3 +120,30 @@ def test_watch_round_sends_only_changed_scores(stack, graded_course):
 def test_unknown_course_or_assignment_is_a_clear_error(stack, graded_course):
     result = stack.exec("hubsetup", "grades", "push", "--course", "nope", "--assignment", "ps1", check=False)
     assert result.returncode == 2 and "no gradebook" in result.stderr
+
+
+def test_automatic_push_reaches_the_lms_for_consumers_of_the_state_volume_and_of_hub_env(stack, graded_course, lms):
+    """The pusher is a JupyterHub service, which gets a filtered environment: a consumer set
+    with LTI_KEY/LTI_SECRET in hub.env must reach it as well as one `lti passport` made."""
+    env_key, env_secret = "env-consumer", secrets.token_urlsafe(32)
+    try:
+        stack.reconfigure({"GRADES_AUTO_PUSH": "2", "LTI_KEY": env_key, "LTI_SECRET": env_secret})
+        # The hub's container is new: the LMS inside it starts again, now with both consumers.
+        stack.compose("cp", os.path.join(REPO, "tests", "lms_outcomes.py"), "hub:/tmp/lms_outcomes.py")
+        stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", "/tmp/lms_outcomes.py", "9999", *lms,
+                      "/tmp/lms-auto.json", env_key, env_secret)
+        # gr-wrong now opens the component from a course of the LMS that signs with hub.env's consumer
+        stack.exec("hubsetup", "lti", "link", "--consumer", env_key, "--lti-user", "gr-wrong", "gr-wrong")
+        stack.exec("hubsetup", "lti", "map-course", "--consumer", env_key, "--context-id", CONTEXT, COURSE)
+        params = edx.launch_params(stack.url + "/hub/lti/launch", env_key, env_secret, username="gr-wrong",
+                                   context_id=CONTEXT, custom={"assignment": "ps1"}, lis_outcome_service_url=OUTCOMES,
+                                   lis_result_sourcedid=f"{CONTEXT}:block-ps1:gr-wrong-env")
+        assert HubClient(stack, "gr-wrong").launch(params).status_code == 302
+        # what the file's consumer sent before counts as new for the pusher
+        stack.exec("python3", "-c", "import sqlite3; db = sqlite3.connect('/srv/jupyterhub/state/registry.sqlite'); "
+                   "db.execute('UPDATE launches SET pushed_score = NULL'); db.commit()")
+        wanted = {f"{CONTEXT}:block-ps1:gr-right": 1.0, f"{CONTEXT}:block-ps1:gr-wrong-env": 0.5}
+        wait_until(lambda: recorded(stack, "/tmp/lms-auto.json")["scores"] == wanted,
+                   f"automatic pushes did not reach the LMS: {recorded(stack, '/tmp/lms-auto.json')}", timeout=60)
+    finally:
+        stack.reconfigure({})
