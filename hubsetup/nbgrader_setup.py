@@ -7,6 +7,7 @@ apply, so the formgrader and the command line agree.
 
 import os
 
+from . import notebook_html
 from .exchange import FACTORY
 
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
@@ -17,6 +18,8 @@ def configure(c, env=None):
     c.Exchange.root = env.get("NBGRADER_EXCHANGE", DEFAULT_EXCHANGE)
     # Two courses may both have a "ps1": keep their exchange folders apart.
     c.Exchange.path_includes_course = True
+    # Feedback shows students' notebooks to their teachers and to them: without their scripts.
+    notebook_html.configure(c)
     # The exchange root is root's alone (hubsetup makes each course's folders).
     for setting, exchange_class in FACTORY.items():
         setattr(c.ExchangeFactory, setting, exchange_class)

@@ -2,6 +2,8 @@
 
 import os
 
+from . import notebook_html
+
 #: Cookie options for pages shown inside an LMS frame (over HTTPS): there the hub's and the
 #: servers' cookies are third-party cookies, which browsers send only with these.
 FRAMED_COOKIE_OPTIONS = {"samesite": "None", "secure": True}
@@ -21,3 +23,5 @@ def configure(c, env=None):
         # XSRF cookie is set here.
         tornado_settings["xsrf_cookie_kwargs"] = dict(FRAMED_COOKIE_OPTIONS)
     c.ServerApp.tornado_settings = tornado_settings
+    # The formgrader builds its exporter from the server's config, not nbgrader's.
+    notebook_html.configure(c)

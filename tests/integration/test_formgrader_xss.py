@@ -1,0 +1,83 @@
+"""A submission's script never runs as the teacher who grades it (issue "No way in, part two", 1).
+
+A real nbgrader cycle between two real users; the student's notebook carries markup that runs
+script in an unsanitised page (an `<img onerror>` in a markdown cell, the same in an HTML
+output). The teacher opens the submission in the formgrader in Debian's Chromium; the feedback
+the student fetches is checked too."""
+
+import os
+import re
+
+import pytest
+
+from . import nbgrader_cycle
+from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from .stack import REPO, HubClient
+
+pytestmark = needs_chromium
+
+COURSE, ASSIGNMENT = "xss101", "ps1"
+ACCOUNTS = f"profx;profxpw;1;{COURSE}\nelevex;elevexpw;0;{COURSE}\n"
+PAYLOAD = "window.__owned = 1; document.title = 'owned'"
+MARKDOWN = f'## My answer\n\n<img src="no-such-image" onerror="{PAYLOAD}">\n'
+OUTPUT_CODE = "from IPython.display import HTML\nHTML(" + repr(f'<img src="nope" onerror="{PAYLOAD}">') + ")"
+
+
+@pytest.fixture(scope="module")
+def graded_submission(stack):
+    stack.write_accounts(ACCOUNTS)
+    stack.sync()
+    try:
+        teacher, student = HubClient(stack, "profx"), HubClient(stack, "elevex")
+        for session, password in ((teacher, "profxpw"), (student, "elevexpw")):
+            assert session.log_in(password)
+            session.start_server()
+        nbgrader_cycle.teacher_creates_and_releases(teacher, COURSE, ASSIGNMENT)
+        nbgrader_cycle.assignment_action(student, "fetch", COURSE, ASSIGNMENT)
+        path = f"{COURSE}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+        notebook = nbgrader_cycle.ok(student.server_api("GET", f"api/contents/{path}"))["content"]
+        notebook["cells"][0]["source"] = nbgrader_cycle.RIGHT
+        notebook["cells"] += [
+            {"cell_type": "markdown", "metadata": {}, "source": MARKDOWN},
+            {"cell_type": "code", "metadata": {}, "source": OUTPUT_CODE, "outputs": [], "execution_count": None},
+        ]
+        nbgrader_cycle.put_contents(student, path, {"type": "notebook", "format": "json", "content": notebook})
+        nbgrader_cycle.assignment_action(student, "submit", COURSE, ASSIGNMENT)
+        nbgrader_cycle.teacher_grades_and_returns_feedback(teacher, ASSIGNMENT, ["elevex"])
+        nbgrader_cycle.assignment_action(student, "fetch_feedback", COURSE, ASSIGNMENT)
+        submitted = nbgrader_cycle.ok(teacher.server_api("GET", f"formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}"))
+        yield submitted[0]["id"]
+    finally:
+        stack.write_accounts(open(os.path.join(REPO, "accounts.csv")).read())
+        stack.sync()
+
+
+def test_a_submissions_script_does_not_run_in_the_teachers_formgrader(stack, graded_submission):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(stack.url + "/hub/login")
+            page.fill("input[name=username]", "profx")
+            page.fill("input[name=password]", "profxpw")
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url("**/user/profx/**", timeout=60_000)
+            page.goto(f"{stack.url}/user/profx/formgrader/submissions/{graded_submission}/")
+            page.wait_for_selector("h2:has-text('My answer')", timeout=60_000)
+            page.wait_for_timeout(2000)  # time for the broken images to fail
+            os.makedirs(os.path.join(REPO, "test-artifacts"), exist_ok=True)
+            page.screenshot(path=os.path.join(REPO, "test-artifacts", "formgrader-submission.png"), full_page=True)
+            assert page.evaluate("window.__owned") is None and page.title() != "owned"
+            assert page.locator("img[src='no-such-image']").count() == 1, "the markup is kept, its script dropped"
+            assert page.locator("img[src='nope']").count() == 1, "so is the HTML output's"
+        finally:
+            browser.close()
+
+
+def test_feedback_carries_no_script_of_the_submission(stack, graded_submission):
+    found = stack.exec("sh", "-c", f"cat /home/elevex/{COURSE}/{ASSIGNMENT}/feedback/*/{ASSIGNMENT}.html").stdout
+    assert "My answer" in found
+    # the code cell's source shows the payload as text (escaped); no element carries it
+    assert not re.search(r"<[^>]*\sonerror\s*=", found, re.I)
