@@ -83,6 +83,29 @@ def record(kind, uid, gid, mode=None, size=None, sha256=None, target=None):
     return entry
 
 
+def unsafe(key, entry):
+    """Why an entry must never be restored, or None. An archive can be made by hand: whatever
+    its manifest says, a restore must not hand a user a way to root."""
+    mode = int(entry.get("mode") or "0", 8)
+    if mode & stat.S_ISUID:
+        return "setuid"
+    if entry["type"] == "file" and mode & stat.S_ISGID:
+        return "a setgid file"
+    parts = key.split("/")
+    if parts[0] == "jh_home" and len(parts) == 2 and entry["type"] != "dir":
+        return f"a home that is a {entry['type']}, not a folder"
+    if parts[0] == "jh_home" and len(parts) > 1 and entry["uid"] == 0:
+        return "owned by root inside users' homes"
+    return None
+
+
+def unsafe_ids(registry_ids):
+    """Registry users and course groups whose ids a hub never gives (system ids, nobody)."""
+    return [f"{REGISTRY_KEY}: {what} has id {number}, outside the hub's range "
+            f"({FIRST_HUB_ID}-{NOBODY_ID - 1})" for what, number in registry_ids
+            if not FIRST_HUB_ID <= number < NOBODY_ID]
+
+
 def differences(expected, found):
     """Each path whose record differs, is missing or is extra, as one readable line."""
     problems = []
@@ -340,6 +363,10 @@ def safe_member_filter():
             raise tarfile.FilterError(f"archive member {member.name!r} is outside the volumes")
         if not (member.isdir() or member.isreg() or member.issym()):
             raise tarfile.FilterError(f"archive member {member.name!r} is neither a file, a directory nor a symlink")
+        kind = "dir" if member.isdir() else "symlink" if member.issym() else "file"
+        why = unsafe("/".join(parts[1:]), record(kind, member.uid, member.gid, member.mode))
+        if why:
+            raise tarfile.FilterError(f"archive member {member.name!r} is refused: {why}")
         if any("/".join(parts[:i]) in symlinks for i in range(2, len(parts))):
             raise tarfile.FilterError(f"archive member {member.name!r} lies under a symlink")
         if member.issym():
@@ -647,21 +674,46 @@ def read_manifest(tar, member):
 
 
 def scan_archive(path):
-    """Every member's record and the manifest, reading the whole file: gzip's CRC and length
-    catch corruption and truncation anywhere, even after the last tar member."""
-    found, manifest = {}, None
+    """Every member's record, the manifest and the ids of the archived registry, reading the
+    whole file: gzip's CRC and length catch corruption and truncation anywhere, even after the
+    last tar member."""
+    found, manifest, ids = {}, None, []
     with gzip.open(path, "rb") as stream:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 if member.name == MANIFEST:
                     manifest = read_manifest(tar, member)
                 elif member.name.startswith(DATA_DIR + "/"):
-                    found[member.name[len(DATA_DIR) + 1:]] = member_record(tar, member)
+                    key = member.name[len(DATA_DIR) + 1:]
+                    if key == REGISTRY_KEY and member.isreg():  # a stream is read once: hash and keep it
+                        data = tar.extractfile(member).read()
+                        ids = registry_ids(data)
+                        found[key] = record("file", member.uid, member.gid, member.mode, member.size,
+                                            hashlib.sha256(data).hexdigest())
+                    else:
+                        found[key] = member_record(tar, member)
                 else:
                     raise Failure(f"unexpected member {member.name!r}", EXIT_BAD_ARCHIVE)
         while stream.read(CHUNK):
             pass
-    return found, manifest
+    return found, manifest, ids
+
+
+def registry_ids(data):
+    """[(what, id)] of the users and course groups of an archived registry (read from a copy)."""
+    with tempfile.NamedTemporaryFile(suffix=".sqlite") as copy:
+        copy.write(data)
+        copy.flush()
+        db = sqlite3.connect(f"file:{copy.name}?mode=ro", uri=True)
+        try:
+            users = db.execute("SELECT login, uid FROM users").fetchall()
+            groups = db.execute("SELECT course, student_gid, instructor_gid FROM courses").fetchall()
+        except sqlite3.Error as error:
+            raise Failure(f"{REGISTRY_KEY} is not a readable registry ({error})", EXIT_BAD_ARCHIVE)
+        finally:
+            db.close()
+    return ([(f"user {login!r}", uid) for login, uid in users]
+            + [(f"course {course!r}'s groups", gid) for course, *gids in groups for gid in gids])
 
 
 def verify_archive(path):
@@ -669,7 +721,7 @@ def verify_archive(path):
     if not os.path.isfile(path):
         raise Failure(f"{path}: no such archive", EXIT_BAD_ARCHIVE)
     try:
-        found, manifest = scan_archive(path)
+        found, manifest, ids = scan_archive(path)
     except (OSError, EOFError, zlib.error, tarfile.TarError) as error:
         raise Failure(f"{path} is damaged (truncated or corrupt: {str(error) or type(error).__name__}). "
                       "Nothing was changed: use another archive, or copy this one again from where it is kept",
@@ -682,6 +734,13 @@ def verify_archive(path):
     if problems:
         listed = "\n  ".join(problems[:20])
         raise Failure(f"{path} does not match its manifest ({len(problems)} problems):\n  {listed}", EXIT_BAD_ARCHIVE)
+    refused = [f"{key}: {why}" for key, entry in sorted(found.items()) if (why := unsafe(key, entry))]
+    refused += unsafe_ids(ids)
+    if refused:
+        listed = "\n  ".join(refused[:50])
+        raise Failure(f"{path} is refused: it would bring back what gives a user root ({len(refused)} entries). "
+                      f"Nothing was changed. Restore only archives made by scripts/backup and kept where only "
+                      f"admins can write (docs/operations.md):\n  {listed}", EXIT_BAD_ARCHIVE)
     return manifest
 
 

@@ -263,6 +263,62 @@ def test_damaged_archive_is_refused_before_anything_changes(stack, archive, tmp_
     assert run_script(stack, "restore", "--check", path).returncode == 0, "the original archive is still fine"
 
 
+def crafted(path, tmp_path):
+    """The archive as someone who can write it could rework it by hand, manifest included (so
+    that it checks out against its own manifest): a root-owned setuid shell in a student's
+    home, a home that is a link to /etc, and a registry user with uid 0."""
+    import hashlib
+    import io
+    import sqlite3
+
+    manifest = read_manifest(path)
+    out = tmp_path / "crafted.tar.gz"
+    with tarfile.open(path) as source, tarfile.open(out, "w:gz", format=tarfile.PAX_FORMAT) as target:
+        for member in source.getmembers():
+            if member.name == "manifest.json":
+                continue
+            data = source.extractfile(member).read() if member.isreg() else None
+            if member.name == "volumes/jh_state/registry.sqlite":
+                copy = tmp_path / "registry.sqlite"
+                copy.write_bytes(data)
+                db = sqlite3.connect(copy)
+                db.execute("INSERT INTO users (login, uid, origin, active, password_hash) VALUES ('toor', 0, 'lti', 1, '!')")
+                db.commit()
+                db.close()
+                data = copy.read_bytes()
+                member.size = len(data)
+                manifest["entries"]["jh_state/registry.sqlite"].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+            target.addfile(member, io.BytesIO(data) if data is not None else None)
+        shell = b"#!/bin/sh\nexec /bin/sh -p\n"
+        setuid = tarfile.TarInfo("volumes/jh_home/eleve1/rootshell")
+        setuid.size, setuid.mode, setuid.uid, setuid.gid = len(shell), 0o4755, 0, 0
+        target.addfile(setuid, io.BytesIO(shell))
+        link = tarfile.TarInfo("volumes/jh_home/mallory")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+        target.addfile(link)
+        manifest["entries"]["jh_home/eleve1/rootshell"] = {
+            "type": "file", "uid": 0, "gid": 0, "mode": "4755", "size": len(shell), "sha256": hashlib.sha256(shell).hexdigest()}
+        manifest["entries"]["jh_home/mallory"] = {"type": "symlink", "uid": 0, "gid": 0, "target": "/etc"}
+        data = json.dumps(manifest).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        target.addfile(info, io.BytesIO(data))
+    return str(out)
+
+
+def test_a_hand_made_archive_carrying_root_is_refused_by_path(stack, archive, tmp_path):
+    path, manifest, _ = archive
+    before, started_at = stable(snapshot(stack), manifest), hub_started_at(stack)
+    result = run_script(stack, "restore", "--force", crafted(path, tmp_path))
+    assert result.returncode == 3, result.stdout + result.stderr
+    for refusal in ("jh_home/eleve1/rootshell: setuid", "jh_home/mallory: a home that is a symlink",
+                    "jh_state/registry.sqlite: user 'toor' has id 0, outside the hub's range"):
+        assert refusal in result.stderr, result.stderr
+    assert "Nothing was changed" in result.stderr
+    assert hub_started_at(stack) == started_at
+    assert stable(snapshot(stack), manifest) == before
+
+
 def test_forced_restore_replaces_a_running_hub_volumes(stack, archive, populated):
     path, _, _ = archive
     stack.exec("sh", "-c", "echo later > /home/eleve1/made-after-backup.txt; "
