@@ -7,7 +7,7 @@ import os
 
 from . import containers
 from . import settings as settings_module
-from .singleuser import FRAMED_COOKIE_OPTIONS
+from .singleuser import cookie_options_for
 from .spawner import remember_launch_course
 
 VENV_BIN = "/opt/venv/bin"
@@ -43,17 +43,22 @@ def update_hub(c, settings):
 
 
 def update_embedding(c, settings):
-    """Who may frame the hub (JupyterHub's default is nobody): itself and the LMS origins.
+    """Who may frame the hub (JupyterHub's default is nobody): itself and the LMS origins; and
+    which cookies only travel over HTTPS.
 
     Inside an LMS frame the hub's cookies are third-party cookies, which browsers send only
-    when marked SameSite=None; Secure. User servers get the same rules through LMS_ORIGINS in
-    their environment (hubsetup.singleuser)."""
+    when marked SameSite=None; Secure. Behind the HTTPS front every cookie is Secure, the XSRF
+    cookie too (JupyterHub marks only its login cookies, and only when it sees HTTPS itself).
+    User servers get the same rules from LMS_ORIGINS and HTTPS_DOMAIN in their environment
+    (hubsetup.singleuser)."""
     origins = settings.frame_origins
     tornado_settings = {
         "headers": {"Content-Security-Policy": "frame-ancestors " + " ".join(["'self'", *origins])}
     }
-    if origins:
-        tornado_settings["cookie_options"] = FRAMED_COOKIE_OPTIONS
+    cookie_options = cookie_options_for(origins, settings.https_domain)
+    if cookie_options:
+        tornado_settings["cookie_options"] = cookie_options
+        tornado_settings["xsrf_cookie_kwargs"] = dict(cookie_options)
     c.JupyterHub.tornado_settings = tornado_settings
 
 
@@ -86,6 +91,7 @@ def update_spawner(c, settings):
         "LANG": "C.UTF-8",
         "NBGRADER_EXCHANGE": settings.exchange_root,
         "LMS_ORIGINS": " ".join(settings.frame_origins),
+        "HTTPS_DOMAIN": settings.https_domain,
     }
     # nbgrader's JupyterHubAuthPlugin reads the user's groups (their courses) and the hub's
     # services with the server's token.

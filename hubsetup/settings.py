@@ -106,6 +106,11 @@ SETTINGS = {
         "`https://courses.example.org https://studio.example.org` (edX shows LTI components "
         "inline). Needs HTTPS: cookies then become `SameSite=None; Secure`.",
     ),
+    "https_domain": Setting(
+        "HTTPS_DOMAIN", "",
+        "The name the hub is served under over HTTPS; compose sets it from DOMAIN (README: "
+        "\"HTTPS\"). Every cookie of the hub and of users' servers is then Secure.",
+    ),
     "spawner": Setting(
         "SPAWNER", "local",
         "Where user servers run: local (processes in the hub container), docker (a container "
@@ -158,6 +163,7 @@ class Settings:
     lti_uri_scheme: str
     grades_auto_push: int
     lms_origins: str
+    https_domain: str
     spawner: str
     user_image: str
     user_mem_limit: str

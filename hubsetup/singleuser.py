@@ -9,6 +9,13 @@ from . import notebook_html
 FRAMED_COOKIE_OPTIONS = {"samesite": "None", "secure": True}
 
 
+def cookie_options_for(lms_origins, https_domain):
+    """Options for every cookie of the hub and the servers: framed ones, or Secure over HTTPS."""
+    if lms_origins:
+        return dict(FRAMED_COOKIE_OPTIONS)
+    return {"secure": True} if https_domain else {}
+
+
 def frame_ancestors(env):
     """Who may frame a user server: itself (JupyterLab shows the formgrader in an iframe) and
     the LMS origins the admin listed in LMS_ORIGINS."""
@@ -18,10 +25,11 @@ def frame_ancestors(env):
 def configure(c, env=None):
     env = os.environ if env is None else env
     tornado_settings = {"headers": {"Content-Security-Policy": f"frame-ancestors {frame_ancestors(env)}"}}
-    if env.get("LMS_ORIGINS"):
+    cookie_options = cookie_options_for(env.get("LMS_ORIGINS", "").split(), env.get("HTTPS_DOMAIN"))
+    if cookie_options:
         # The hub passes its cookie options in JUPYTERHUB_COOKIE_OPTIONS; the server's own
         # XSRF cookie is set here.
-        tornado_settings["xsrf_cookie_kwargs"] = dict(FRAMED_COOKIE_OPTIONS)
+        tornado_settings["xsrf_cookie_kwargs"] = cookie_options
     c.ServerApp.tornado_settings = tornado_settings
     # The formgrader builds its exporter from the server's config, not nbgrader's.
     notebook_html.configure(c)

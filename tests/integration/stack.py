@@ -31,6 +31,7 @@ class Stack:
     # Tests edit accounts.csv and sync at once, then read what that sync did: the hub's own
     # watcher would race them. The tests of the watcher turn it on.
     base_settings = {"ACCOUNTS_WATCH": "0"}
+    https_variables = set()
 
     def write_settings(self, settings):
         with open(self.env_file, "w") as f:
@@ -41,6 +42,9 @@ class Stack:
         compose variables, e.g. DOMAIN), as an admin would; waits until it is healthy."""
         self.write_settings(settings)
         self.profiles = ["--profile", "https"] if https else []
+        for name in self.https_variables - set(https or {}):
+            self.env.pop(name, None)  # back to plain HTTP: DOMAIN and the like must go too
+        self.https_variables = set(https or {})
         self.env.update(https or {})
         self.compose("up", "-d", "--build")
         self.wait_healthy()

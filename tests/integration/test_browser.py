@@ -14,7 +14,7 @@ import pytest
 from . import edx
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from .lms_page import LmsPage
-from .stack import REPO
+from .stack import REPO, run
 
 # Next to the stack's own port, so that two test projects on one machine do not collide.
 HTTPS_PORT, HTTP_PORT, LMS_PORT = (int(os.environ.get("HUBTEST_PORT", "18000")) + n for n in (443, 80, 444))
@@ -179,6 +179,31 @@ def test_a_new_tab_link_sent_to_another_browser_logs_no_one_in(stack, lms, priva
         assert "jupyterhub-hub-login" not in {cookie["name"] for cookie in victim.cookies(HUB)}
     finally:
         victim_browser.close()
+
+
+def test_through_the_https_front_every_cookie_is_secure_and_the_hub_sees_the_client(stack, lms, profile_browser):
+    """HTTPS that is HTTPS: Secure cookies (the hub's, its XSRF cookie, the user server's),
+    HSTS, no plain-HTTP port open beside it, and the browser's address in the hub's log."""
+    page = profile_browser.new_page()
+    login = page.goto(HUB + "/hub/login")
+    assert login.headers["strict-transport-security"].startswith("max-age=")
+    page.fill("input[name=username]", "eleve1")
+    page.fill("input[name=password]", "eleve1pw")
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url("**/user/eleve1/**", timeout=120_000)
+    # every path's cookies (cookies(HUB) gives only those of "/")
+    cookies = [cookie for cookie in profile_browser.cookies() if cookie["domain"].endswith("hub.localhost")]
+    names = {cookie["name"] for cookie in cookies}
+    assert {"jupyterhub-hub-login", "jupyterhub-session-id", "_xsrf", "jupyterhub-user-eleve1"} <= names, names
+    assert [cookie["name"] for cookie in cookies if not cookie["secure"]] == []
+    hub = stack.compose("ps", "-q", "hub").stdout.strip()
+    published = run("docker", "port", hub, "8000/tcp").stdout.split()
+    assert published and all(address.startswith("127.0.0.1:") for address in published), published
+    proxy = stack.compose("ps", "-q", "proxy").stdout.strip()
+    proxy_address = run("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                        proxy).stdout.split()
+    logged = re.findall(r"POST /hub/login\S* -> \S+ \(eleve1@([0-9a-f.:]+)\)", stack.logs())
+    assert logged and not set(logged) & set(proxy_address), (logged, proxy_address)
 
 
 def test_other_origin_cannot_frame_the_hub(stack, lms, profile_browser):
