@@ -116,7 +116,7 @@ def lti_map_course(args, settings):
     with registry.connect(settings.registry_path) as db:
         if args.course not in registry.courses(db):
             return fail(f"{args.course!r} is not a hub course; known: {', '.join(sorted(registry.courses(db)))}")
-        registry.map_lti_context(db, args.consumer, args.context_id, args.course)
+        registry.map_lti_context(db, args.consumer, args.context_id, args.course, made_by="admin")
     print(f"launches from {args.consumer!r} in {args.context_id!r} now go to course {args.course!r}: their "
           "instructors become its instructors, with its gradebook and solutions")
     return 0

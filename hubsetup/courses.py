@@ -28,16 +28,35 @@ def ensure_course(db, course, pool, known=None):
 
 
 def set_csv_memberships(db, rows, pool):
-    """Replace the CSV's course memberships by those `rows` give (LTI ones are kept)."""
+    """Replace the CSV's course memberships by those `rows` give (LTI ones are kept).
+
+    A course that LTI launches made is that consumer's: rows naming it do not join it (an
+    admin who wants them to maps it: `hubsetup lti map-course`). Returns "lines ...: why" for
+    each such course."""
     teachers = {account.login for account in rows if account.teacher}
-    pairs = []
+    line_of = {account.login: account.line for account in rows}
+    launch_made = registry.launch_made_courses(db)
+    pairs, refused = [], {}
     for login, course_list in accounts.courses_of(rows).items():
         role = INSTRUCTOR if login in teachers else STUDENT
-        pairs += [(login, course, role) for course in course_list]
+        for course in course_list:
+            if course in launch_made:
+                refused.setdefault(course, []).append(line_of[login])
+            else:
+                pairs.append((login, course, role))
     known = registry.courses(db)
     for course in sorted({course for _, course, _ in pairs}):
         ensure_course(db, course, pool, known)
     registry.set_memberships(db, "csv", pairs)
+    return [_launch_made_refusal(course, sorted(lines), *launch_made[course]) for course, lines in sorted(refused.items())]
+
+
+def _launch_made_refusal(course, lines, consumer_key, context_id):
+    shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+    return (f"line{'s' if len(lines) > 1 else ''} {shown}: course {course!r} was made by launches of LTI "
+            f"consumer {consumer_key!r} (context {context_id!r}), so these rows do not join it; name another "
+            f"course, or let them in: hubsetup lti map-course --consumer {consumer_key} --context-id "
+            f"'{context_id}' {course}")
 
 
 def groups(db):
@@ -79,10 +98,13 @@ def ensure_course_dirs(db, settings):
             gid = row["instructor_gid"]
             try:
                 courses_root.ensure_child(course, 0, gid, 0o2770, owners={0}).close()
-            except safe_paths.Tampered as error:
+            except (safe_paths.Tampered, OSError) as error:
                 warnings.append(f"course {course}: skipped its directory, {error}")
             owners = {0} | instructor_uids.get(course, set())
-            warnings += _ensure_exchange_folders(exchange, course, gid, owners)
+            try:
+                warnings += _ensure_exchange_folders(exchange, course, gid, owners)
+            except OSError as error:  # an instructor racing root in the course's own folder
+                warnings.append(f"course {course}: skipped its exchange folders, {error}")
     return warnings
 
 
@@ -128,9 +150,9 @@ def ensure_instructor_links(db, settings, logins=None):
                 with homes.child(login) as home:
                     home.require_owner({uid})
                     with home.ensure_child("courses", uid, uid, 0o700, owners={uid}, repair=False) as links:
-                        links.ensure_symlink(course, course_dir(settings, course), uid, uid)
+                        links.ensure_symlink(course, course_dir(settings, course))
             except FileNotFoundError:
                 warnings.append(f"user {login}: no home {homes.join(login)}, no link to course {course}")
-            except safe_paths.Tampered as error:
+            except (safe_paths.Tampered, OSError) as error:
                 warnings.append(f"user {login}: no link to course {course}, {error}")
     return warnings

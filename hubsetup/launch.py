@@ -9,7 +9,11 @@ from dataclasses import dataclass
 
 from . import accounts, courses, lti, registry, system
 from .ids import IdPool
+from .keys import ensure_secret
 from .sync import apply_registry
+
+
+NAMES_KEY_FILE = "lti-names.key"
 
 
 @dataclass
@@ -29,11 +33,17 @@ def _free_login(db, etc_files, settings, lti_user):
     reserved or admin name (an admin listed before their accounts.csv row exists must not be
     claimable by a launch)."""
     taken = set(registry.users(db)) | set(etc_files.tables["passwd"]) | set(etc_files.tables["group"])
-    taken |= accounts.RESERVED_LOGINS | settings.admins
-    for login in lti.candidate_logins(lti_user):
+    taken |= accounts.RESERVED_LOGINS | settings.admins | registry.retired_logins(db)
+    for login in lti.candidate_logins(lti_user, names_key(settings)):
         if login not in taken and not courses.is_course_group(login):
             return login
     raise RuntimeError(f"no free login for LTI user {lti_user!r}")
+
+
+def names_key(settings):
+    """The key of the hash suffixes of names: unknown outside the hub, so that no one can take
+    in advance the names another person's launch would try."""
+    return ensure_secret(settings.state_dir, NAMES_KEY_FILE)
 
 
 def _new_lti_user(db, pool, etc_files, settings, launch):
@@ -47,21 +57,21 @@ def _new_lti_user(db, pool, etc_files, settings, launch):
     return login
 
 
-def _course_of(db, launch, known_courses):
+def _course_of(db, settings, launch, known_courses):
     """The hub course of (consumer, context_id): each pair gets a course of its own, so that
     no LMS, and no course of one LMS, can launch into another's course or an accounts.csv one
     (unless an admin mapped it: `hubsetup lti map-course`)."""
     course = registry.lti_course(db, launch.consumer_key, launch.context_id)
     if course is None:
-        course = _new_course_name(db, launch, known_courses)
+        course = _new_course_name(db, launch, known_courses, names_key(settings))
         registry.map_lti_context(db, launch.consumer_key, launch.context_id, course)
     return course
 
 
-def _new_course_name(db, launch, known_courses):
+def _new_course_name(db, launch, known_courses, key):
     """Readable first; a name another course has gets a short hash."""
     mapped = registry.mapped_courses(db)
-    for candidate in lti.candidate_courses(launch.consumer_key, launch.context_id):
+    for candidate in lti.candidate_courses(launch.consumer_key, launch.context_id, key):
         if candidate in mapped:
             continue
         # A course of this consumer's launches from before contexts were recorded is adopted.
@@ -76,7 +86,7 @@ def apply_launch(settings, launch, etc="/etc"):
         etc_files = system.EtcFiles(etc)
         login = registry.lti_login(db, launch.consumer_key, launch.lti_user)
         known_courses = registry.courses(db)
-        course = _course_of(db, launch, known_courses)
+        course = _course_of(db, settings, launch, known_courses)
         # Reading the id pool scans every home: only a new user or a new course needs ids.
         if login is None or course not in known_courses:
             pool = IdPool.read(etc_files, db, settings)

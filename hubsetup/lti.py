@@ -5,6 +5,7 @@ become Linux names, and the consumer keys/secrets an LMS signs with.
 """
 
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -94,23 +95,24 @@ def course_name(context_id, max_length=MAX_COURSE):
     return _slug(context_id, "c", str.isalnum, max_length)
 
 
-def _candidates(base, raw, max_length):
-    """`base`, then `base` with a distinguishing hash of `raw` (stable: the same person or
-    course gets the same name on every hub)."""
+def _candidates(base, raw, max_length, key):
+    """`base`, then `base` with a distinguishing hash of `raw`, keyed with the hub's `key` so
+    that nobody outside can work out, and take first, the names another launch would try."""
     yield base
     for attempt in range(1, 100):
-        suffix = "-" + _short_hash(f"{raw}#{attempt}")
+        digest = hmac.new(key.encode(), f"{raw}#{attempt}".encode(), hashlib.sha256).hexdigest()
+        suffix = "-" + digest[:6]
         yield base[: max_length - len(suffix)].rstrip("-.") + suffix
 
 
-def candidate_logins(raw):
+def candidate_logins(raw, key):
     """Logins to try for a new LTI user, best first; later ones carry a distinguishing hash."""
-    return _candidates(linux_name(raw), raw, MAX_NAME)
+    return _candidates(linux_name(raw), raw, MAX_NAME, key)
 
 
-def candidate_courses(consumer_key, context_id):
+def candidate_courses(consumer_key, context_id, key):
     """Course names to try for a new (consumer, context), best first."""
-    return _candidates(course_name(context_id), f"{consumer_key}\n{context_id}", MAX_COURSE)
+    return _candidates(course_name(context_id), f"{consumer_key}\n{context_id}", MAX_COURSE, key)
 
 
 # --- consumers: key -> secret ----------------------------------------------------------------

@@ -23,16 +23,18 @@ OAUTH_REQUIRED = ("oauth_consumer_key", "oauth_nonce", "oauth_signature", "oauth
 SIGNATURE_METHOD = "HMAC-SHA1"
 MAX_NONCE_LENGTH = 128
 # Nonces seen within the window; a hub that takes more signed launches than this in a minute
-# refuses the extra ones for a moment.
+# refuses the extra ones for a moment. One consumer may fill a quarter: a team whose secret
+# leaked cannot stop every other team's launches.
 MAX_REMEMBERED = 100_000
+MAX_PER_CONSUMER = MAX_REMEMBERED // 4
 
 
 class NonceMemory:
     """(consumer key, timestamp, nonce) of every signed launch still inside the window."""
 
-    def __init__(self, capacity=MAX_REMEMBERED, window=WINDOW, clock=time.time):
-        self.capacity, self.window, self.clock = capacity, window, clock
-        self.seen, self.expiry = set(), []
+    def __init__(self, capacity=MAX_REMEMBERED, per_consumer=MAX_PER_CONSUMER, window=WINDOW, clock=time.time):
+        self.capacity, self.per_consumer, self.window, self.clock = capacity, per_consumer, window, clock
+        self.seen, self.expiry, self.by_consumer = set(), [], {}
 
     def __len__(self):
         return len(self.seen)
@@ -41,13 +43,16 @@ class NonceMemory:
         """Remember a launch; LaunchError if it was seen before or memory is full."""
         now = self.clock()
         while self.expiry and self.expiry[0][0] < now:
-            self.seen.discard(heapq.heappop(self.expiry)[1])
+            expired = heapq.heappop(self.expiry)[1]
+            self.seen.discard(expired)
+            self.by_consumer[expired[0]] -= 1
         entry = (consumer_key, timestamp, nonce)
         if entry in self.seen:
             raise LaunchError(401, "this launch was already used (its oauth_nonce and oauth_timestamp were seen before)")
-        if len(self.seen) >= self.capacity:
+        if len(self.seen) >= self.capacity or self.by_consumer.get(consumer_key, 0) >= self.per_consumer:
             raise LaunchError(503, "too many launches at once: try again in a minute")
         self.seen.add(entry)
+        self.by_consumer[consumer_key] = self.by_consumer.get(consumer_key, 0) + 1
         # Past this moment the timestamp is refused anyway, so the nonce can be forgotten.
         heapq.heappush(self.expiry, (timestamp + self.window + 1, entry))
 

@@ -43,7 +43,11 @@ CREATE TABLE IF NOT EXISTS lti_contexts (
     consumer_key TEXT NOT NULL,
     context_id TEXT NOT NULL,          -- the LMS's course id (edX: course-v1:Org+Num+Run)
     course TEXT NOT NULL REFERENCES courses(course), -- an admin may map several contexts to one
+    made_by TEXT NOT NULL DEFAULT 'launch', -- 'launch': the course is the consumer's; 'admin': mapped
     PRIMARY KEY (consumer_key, context_id)
+);
+CREATE TABLE IF NOT EXISTS retired_logins (
+    login TEXT PRIMARY KEY             -- removed users: JupyterHub may still know the name
 );
 CREATE TABLE IF NOT EXISTS launches (
     login TEXT NOT NULL,
@@ -216,12 +220,22 @@ def lti_course(db, consumer_key, context_id):
     return row["course"] if row else None
 
 
-def map_lti_context(db, consumer_key, context_id, course):
-    """Launches of this consumer's context go to `course`."""
+def map_lti_context(db, consumer_key, context_id, course, made_by="launch"):
+    """Launches of this consumer's context go to `course` (made by a launch, or an admin's map)."""
     db.execute(
-        "INSERT OR REPLACE INTO lti_contexts (consumer_key, context_id, course) VALUES (?, ?, ?)",
-        (consumer_key, context_id, course),
+        "INSERT OR REPLACE INTO lti_contexts (consumer_key, context_id, course, made_by) VALUES (?, ?, ?, ?)",
+        (consumer_key, context_id, course, made_by),
     )
+
+
+def launch_made_courses(db):
+    """{course: (consumer_key, context_id)} of the courses LTI launches created."""
+    rows = db.execute("SELECT course, consumer_key, context_id FROM lti_contexts WHERE made_by = 'launch'")
+    return {course: (key, context) for course, key, context in map(tuple, rows)}
+
+
+def retired_logins(db):
+    return {row[0] for row in db.execute("SELECT login FROM retired_logins")}
 
 
 def mapped_courses(db):
@@ -274,8 +288,10 @@ def retired_ids(db):
 
 
 def remove_user(db, login):
-    """Forget a user entirely; their UID is retired, never handed out again."""
+    """Forget a user entirely; their UID and login are retired, never handed out again (the
+    login by LTI launches: JupyterHub's own record of the name, tokens included, remains)."""
     user = db.execute("SELECT uid FROM users WHERE login = ?", (login,)).fetchone()
     for table in ("memberships", "lti_identities", "launches", "users"):
         db.execute(f"DELETE FROM {table} WHERE login = ?", (login,))
     db.execute("INSERT OR IGNORE INTO retired_ids (id) VALUES (?)", (user[0],))
+    db.execute("INSERT OR IGNORE INTO retired_logins (login) VALUES (?)", (login,))

@@ -12,6 +12,7 @@ callers turn into a warning for that one entry (one user's mischief never stops 
 import contextlib
 import errno
 import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -19,6 +20,8 @@ import time
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# The largest file root copies out of a user's folder (a gradebook of a large course is tens of MB).
+MAX_COPY = 1 << 30
 # What open(O_NOFOLLOW | O_DIRECTORY) says of a link or of something that is not a folder.
 NOT_A_FOLDER = (errno.ELOOP, errno.ENOTDIR)
 
@@ -124,7 +127,9 @@ class Folder:
         try:
             return self.ensure_child(name, uid, gid, mode, owners), None
         except Tampered:
-            moved = f".tampered-{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+            # A name no one can guess: whoever may write here must not be able to block the
+            # move by making that name first.
+            moved = f".tampered-{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(8)}"
             os.rename(name, moved, src_dir_fd=self.fd, dst_dir_fd=self.fd)
             return self.ensure_child(name, uid, gid, mode, owners), moved
 
@@ -138,16 +143,16 @@ class Folder:
             os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
 
-    def ensure_symlink(self, name, target, uid, gid):
-        """A link `name` -> `target` owned by uid:gid, unless an entry of that name exists
-        (what a user put there is theirs). True when made."""
+    def ensure_symlink(self, name, target):
+        """A link `name` -> `target`, unless an entry of that name exists (what a user put there
+        is theirs). True when made. It stays root's: chowning it by name afterwards would chown
+        whatever the folder's owner had put in its place meanwhile (a hard link, say)."""
         if self.entry(name) is not None:
             return False
         try:
             os.symlink(target, name, dir_fd=self.fd)
         except FileExistsError:
             return False
-        os.chown(name, uid, gid, dir_fd=self.fd, follow_symlinks=False)
         return True
 
     def open_file(self, name):
@@ -174,6 +179,29 @@ def _open_folder(name, dir_fd, path):
         raise
 
 
+def copy_tree(source, destination):
+    """Copy the folder `source` (a Folder) to the new path `destination`, never following a
+    link: links are left out, and their paths returned. For copying what another user can
+    change while it is read (a student's submission, by the teacher who collects it)."""
+    os.mkdir(destination, 0o700)
+    left_out = []
+    with os.scandir(source.fd) as entries:
+        for entry in entries:
+            target = os.path.join(destination, entry.name)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    with source.child(entry.name) as folder:
+                        left_out += copy_tree(folder, target)
+                elif entry.is_file(follow_symlinks=False):
+                    with open(source.open_file(entry.name), "rb") as reader, open(target, "xb") as writer:
+                        shutil.copyfileobj(reader, writer)
+                else:
+                    left_out.append(source.join(entry.name))
+            except Tampered as error:  # swapped for a link since it was listed
+                left_out.append(error.path)
+    return left_out
+
+
 def open_path(path, root="/"):
     """The folder at absolute `path`, every component opened without following a link."""
     parts = [part for part in os.path.relpath(path, root).split(os.sep) if part not in ("", ".")]
@@ -185,12 +213,17 @@ def open_path(path, root="/"):
 
 
 @contextlib.contextmanager
-def private_copy(folder_path, name, suffix=""):
+def private_copy(folder_path, name, suffix="", most=MAX_COPY):
     """A copy of the regular file `folder_path/name`, read through one descriptor, in a folder
     only root can read; for root to open files users wrote (a course's gradebook) with tools
-    that take a path and follow links, or create files beside it (SQLite)."""
+    that take a path and follow links, or create files beside it (SQLite). A file larger than
+    `most` bytes (a sparse one claims terabytes) is refused."""
     with open_path(folder_path) as folder:
         source = folder.open_file(name)
+    size = os.fstat(source).st_size
+    if size > most:
+        os.close(source)
+        raise Tampered(os.path.join(folder_path, name), f"is {size} bytes, more than the {most} a copy may take")
     with tempfile.TemporaryDirectory(prefix="hubsetup-") as spool:
         copy = os.path.join(spool, name + suffix)
         with open(source, "rb") as reader, open(copy, "wb") as writer:

@@ -190,7 +190,8 @@ class Settings:
 
     @property
     def admins(self):
-        return set(self.admin_users.split())
+        """Lowercased, as JupyterHub normalises them (ADMIN_USERS=Alice makes `alice` admin)."""
+        return {name.lower() for name in self.admin_users.split()}
 
     @property
     def frame_origins(self):

@@ -174,7 +174,7 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
                     changes[login] = dict(user, active=0)
             for row in changes.values():
                 registry.save_user(db, row)
-            courses.set_csv_memberships(db, rows, pool)
+            report.skipped_rows += courses.set_csv_memberships(db, rows, pool)
             report.courses = registry.course_sizes(db)
             if dry_run:
                 raise _DryRun
@@ -259,7 +259,7 @@ def apply_registry(db, settings, etc_files, logins=None):
             try:
                 if system.ensure_home(homes, home, skel_files):
                     created.append(user["login"])
-            except safe_paths.Tampered as error:
+            except (safe_paths.Tampered, OSError) as error:
                 warnings.append(f"user {user['login']}: home skipped, {error}")
     warnings += courses.ensure_course_dirs(db, settings)
     warnings += courses.ensure_instructor_links(db, settings, logins)

@@ -70,8 +70,14 @@ def test_long_names_stay_distinct():
 
 
 def test_candidates_differ_from_the_taken_name():
-    first, second, third = [name for name, _ in zip(lti.candidate_logins("prof1"), range(3))]
+    first, second, third = [name for name, _ in zip(lti.candidate_logins("prof1", "hub-key"), range(3))]
     assert first == "prof1" and len({first, second, third}) == 3 and second.startswith("prof1-")
+
+
+def test_later_candidates_cannot_be_worked_out_without_the_hubs_key():
+    ours = list(lti.candidate_logins("prof1", "hub-key"))[1:]
+    guessed = list(lti.candidate_logins("prof1", "another-key"))[1:]
+    assert not set(ours) & set(guessed)
 
 
 def test_course_name_from_edx_context():

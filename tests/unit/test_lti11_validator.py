@@ -53,9 +53,19 @@ def test_timestamps_outside_the_window_are_refused(offset):
                                lti11_validator.NonceMemory())
 
 
+def test_one_consumer_cannot_fill_the_memory_for_the_others():
+    nonces = lti11_validator.NonceMemory(capacity=10, per_consumer=2)
+    nonces.use("leaked", 1_800_000_000, "a")
+    nonces.use("leaked", 1_800_000_000, "b")
+    with pytest.raises(LaunchError) as error:
+        nonces.use("leaked", 1_800_000_000, "c")
+    assert error.value.status == 503
+    nonces.use("other-team", 1_800_000_000, "a")
+
+
 def test_a_full_memory_refuses_rather_than_forgets_and_empties_as_the_window_passes():
     now = [1_800_000_000.0]
-    nonces = lti11_validator.NonceMemory(capacity=2, clock=lambda: now[0])
+    nonces = lti11_validator.NonceMemory(capacity=2, clock=lambda: now[0], per_consumer=2)
     nonces.use("key", 1_800_000_000, "a")
     nonces.use("key", 1_800_000_000, "b")
     with pytest.raises(LaunchError) as error:

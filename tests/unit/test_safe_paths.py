@@ -35,6 +35,26 @@ def test_a_squatted_exchange_entry_is_moved_aside_and_made_anew(tmp_path):
     assert (target.stat().st_gid, stat.S_IMODE(target.stat().st_mode)) == (0, 0o755)
 
 
+def test_names_things_are_moved_to_cannot_be_taken_in_advance(tmp_path):
+    with safe_paths.open_path(str(tmp_path)) as folder:
+        moved = set()
+        for _ in range(2):
+            os.symlink("/etc", tmp_path / "inbound")
+            made, name = folder.ensure_exchange_child("inbound", 0, 0, 0o2773)
+            made.close()
+            os.rmdir(tmp_path / "inbound")
+            moved.add(name)
+    assert len(moved) == 2 and all(len(name.rsplit("-", 1)[1]) == 16 for name in moved)
+
+
+def test_a_sparse_file_claiming_terabytes_is_not_copied(tmp_path):
+    with open(tmp_path / "gradebook.db", "wb") as f:
+        f.truncate(1 << 40)
+    with pytest.raises(safe_paths.Tampered, match="more than"):
+        with safe_paths.private_copy(str(tmp_path), "gradebook.db"):
+            pass
+
+
 def test_a_strangers_folder_is_refused(tmp_path):
     (tmp_path / "course").mkdir()
     os.chown(tmp_path / "course", 5000, 5000)
@@ -51,9 +71,9 @@ def test_a_link_is_made_inside_the_folder_opened_not_where_a_path_now_leads(tmp_
         # The user swaps their folder for a link after root opened it: root still acts inside it.
         os.rename(home, tmp_path / "moved")
         os.symlink(elsewhere, home)
-        assert folder.ensure_symlink("course", "/srv/nbgrader/courses/c", 4242, 4242)
+        assert folder.ensure_symlink("course", "/srv/nbgrader/courses/c")
     assert os.path.islink(tmp_path / "moved" / "course") and not os.listdir(elsewhere)
-    assert os.lstat(tmp_path / "moved" / "course").st_uid == 4242
+    assert os.lstat(tmp_path / "moved" / "course").st_uid == 0, "never chowned by name afterwards"
 
 
 def test_open_path_refuses_a_link_anywhere_on_the_way(tmp_path):
@@ -80,3 +100,19 @@ def test_names_are_single_components(tmp_path):
         for bad in ("../x", "a/b", "..", ""):
             with pytest.raises(ValueError):
                 folder.entry(bad)
+
+
+def test_copy_tree_leaves_links_out_and_follows_none(tmp_path):
+    secret = tmp_path / "solutions.ipynb"
+    secret.write_text("BEGIN SOLUTION")
+    submission = tmp_path / "submission"
+    (submission / "data").mkdir(parents=True)
+    (submission / "answer.ipynb").write_text("mine")
+    (submission / "data" / "x.csv").write_text("1,2")
+    (submission / "ps1.ipynb").symlink_to(secret)
+    (submission / "more").symlink_to(tmp_path)
+    with safe_paths.open_path(str(submission)) as folder:
+        left_out = safe_paths.copy_tree(folder, str(tmp_path / "copy"))
+    copied = sorted(str(p.relative_to(tmp_path / "copy")) for p in (tmp_path / "copy").rglob("*"))
+    assert copied == ["answer.ipynb", "data", "data/x.csv"]
+    assert sorted(os.path.basename(p) for p in left_out) == ["more", "ps1.ipynb"]

@@ -286,3 +286,31 @@ def test_a_changed_accounts_file_is_applied_by_the_watcher_and_a_bad_one_changes
     (site.tmp / "accounts.csv").write_text("prof1;wawa;1\nBad;pw\n")
     assert watcher.look() is None
     assert (site.etc / "passwd").read_text() == before
+
+
+def test_a_course_an_lti_consumer_made_is_not_joined_by_a_later_csv_row(site):
+    site.sync("prof1;wawa;1\n")
+    _, course = launch_in(site, "squatter", "ds102", instructor=True)
+    assert course == "ds102"
+    report = site.sync("prof1;wawa;1\nprof2;pw2;1;ds102\neleve1;pw1;0;ds102\n")
+    assert report.added == ["prof2", "eleve1"]
+    assert len(report.skipped_rows) == 1 and report.skipped_rows[0].startswith("lines 2, 3: course 'ds102'")
+    members = site.table("group")["formgrade-ds102"][3].split(",")
+    assert "prof2" not in members and "eleve1" not in site.table("group")["nbgrader-ds102"][3].split(",")
+
+
+def test_a_removed_lti_login_is_never_given_to_someone_else(site):
+    from hubsetup.sync import remove_users
+
+    login, _ = launch_in(site, "bob", "course-v1:X+Y+Z")
+    remove_users(site.settings, [login], etc=str(site.etc))
+    again, _ = launch_in(site, "bob", "course-v1:X+Y+Z", consumer="another-team")
+    assert again != login and again.startswith("bob-")
+
+
+def test_admin_names_match_whatever_their_case(site):
+    from dataclasses import replace
+
+    site.settings = replace(site.settings, admin_users="Alice")
+    login, _ = launch_in(site, "alice", "course-v1:X+Y+Z")
+    assert login != "alice"

@@ -1,9 +1,10 @@
-"""A submission's script never runs as the teacher who grades it (issue "No way in, part two", 1).
+"""A student's submission never acts as the teacher who grades it.
 
-A real nbgrader cycle between two real users; the student's notebook carries markup that runs
+A real nbgrader cycle between real users. The student's notebook carries markup that runs
 script in an unsanitised page (an `<img onerror>` in a markdown cell, the same in an HTML
-output). The teacher opens the submission in the formgrader in Debian's Chromium; the feedback
-the student fetches is checked too."""
+output); the teacher opens it in the formgrader in Debian's Chromium, and the feedback the
+student fetches is checked too. Another student, from a shell, forges a submission in the first
+one's name and submits a link to the teacher's solution instead of a notebook."""
 
 import os
 import re
@@ -17,7 +18,19 @@ from .stack import REPO, HubClient
 pytestmark = needs_chromium
 
 COURSE, ASSIGNMENT = "xss101", "ps1"
-ACCOUNTS = f"profx;profxpw;1;{COURSE}\nelevex;elevexpw;0;{COURSE}\n"
+ACCOUNTS = f"profx;profxpw;1;{COURSE}\nelevex;elevexpw;0;{COURSE}\nelevey;eleveypw;0;{COURSE}\n"
+INBOUND = f"/srv/nbgrader/exchange/{COURSE}/inbound"
+SOURCE = f"/srv/nbgrader/courses/{COURSE}/source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+SUBMITTED = f"/srv/nbgrader/courses/{COURSE}/submitted"
+FORGERIES = f"""
+cd {INBOUND}
+forged="elevex+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged"
+mkdir "$forged" && echo '{{"cells": [], "metadata": {{}}, "nbformat": 4, "nbformat_minor": 5}}' > "$forged/{ASSIGNMENT}.ipynb"
+echo "2099-01-01 00:00:00.000000 UTC" > "$forged/timestamp.txt"
+linked="elevey+{ASSIGNMENT}+2026-01-01 00:00:00.000000 UTC+linked"
+mkdir "$linked" && ln -s {SOURCE} "$linked/{ASSIGNMENT}.ipynb"
+echo "2026-01-01 00:00:00.000000 UTC" > "$linked/timestamp.txt"
+"""
 PAYLOAD = "window.__owned = 1; document.title = 'owned'"
 MARKDOWN = f'## My answer\n\n<img src="no-such-image" onerror="{PAYLOAD}">\n'
 OUTPUT_CODE = "from IPython.display import HTML\nHTML(" + repr(f'<img src="nope" onerror="{PAYLOAD}">') + ")"
@@ -43,6 +56,7 @@ def graded_submission(stack):
         ]
         nbgrader_cycle.put_contents(student, path, {"type": "notebook", "format": "json", "content": notebook})
         nbgrader_cycle.assignment_action(student, "submit", COURSE, ASSIGNMENT)
+        stack.exec("sh", "-c", FORGERIES, user="elevey")
         nbgrader_cycle.teacher_grades_and_returns_feedback(teacher, ASSIGNMENT, ["elevex"])
         nbgrader_cycle.assignment_action(student, "fetch_feedback", COURSE, ASSIGNMENT)
         submitted = nbgrader_cycle.ok(teacher.server_api("GET", f"formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}"))
@@ -81,3 +95,14 @@ def test_feedback_carries_no_script_of_the_submission(stack, graded_submission):
     assert "My answer" in found
     # the code cell's source shows the payload as text (escaped); no element carries it
     assert not re.search(r"<[^>]*\sonerror\s*=", found, re.I)
+
+
+def test_a_submission_forged_in_another_students_name_is_not_collected(stack, graded_submission):
+    collected = stack.exec("cat", f"{SUBMITTED}/elevex/{ASSIGNMENT}/{ASSIGNMENT}.ipynb").stdout
+    assert "return a + b" in collected, "the student's own, not the newer forgery"
+
+
+def test_a_link_in_a_submission_does_not_read_the_teachers_files(stack, graded_submission):
+    found = stack.exec("sh", "-c", f"ls -A {SUBMITTED}/elevey/{ASSIGNMENT}/ 2>/dev/null; "
+                       f"cat {SUBMITTED}/elevey/{ASSIGNMENT}/{ASSIGNMENT}.ipynb 2>/dev/null", check=False).stdout
+    assert "BEGIN SOLUTION" not in found and "ps1.ipynb" not in found
