@@ -44,7 +44,9 @@ class LaunchHandler(LTI11AuthenticateHandler):
     async def post(self):
         args = convert_request_to_dict(self.request.arguments)
         requested = args.get("custom_next") or self.get_argument("next", "")
+        own_origin = f"{self.request.protocol}://{self.request.host}"
         try:
+            lti.check_origin(self.request.headers.get("Origin"), current_settings().frame_origins, own_origin)
             next_url = lti.safe_next(requested, self.base_url, self.request.host)
         except lti.LaunchError as error:
             self.log.warning("LTI launch refused: %s", error)

@@ -61,6 +61,14 @@ def safe_next(next_url, base_url, host):
     return path
 
 
+def check_origin(origin, lms_origins, own_origin):
+    """Refuse a launch form posted from a site that is not one of the LMSs (login CSRF: a
+    page elsewhere could post a launch signed for its author and log the visitor in as them).
+    Only where LMS_ORIGINS lists them, and only when the browser says where it posts from."""
+    if lms_origins and origin and origin not in (*lms_origins, own_origin):
+        raise LaunchError(403, f"launch posted from {origin}, which is not one of LMS_ORIGINS")
+
+
 def is_instructor(roles):
     """True for Instructor/Administrator/staff roles, short names or URNs (lis, instrole)."""
     for role in roles.split(","):

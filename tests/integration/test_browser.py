@@ -209,10 +209,13 @@ def test_through_the_https_front_every_cookie_is_secure_and_the_hub_sees_the_cli
 def test_other_origin_cannot_frame_the_hub(stack, lms, profile_browser):
     context = profile_browser
     page = context.new_page()
-    refusals = []
+    refusals, launches = [], []
     page.on("console", lambda message: refusals.append(message.text) if "frame-ancestors" in message.text else None)
+    page.on("response", lambda r: launches.append(r.status) if r.url.endswith("/hub/lti/launch") else None)
     page.goto(OTHER + "/unit1")
     page.wait_for_timeout(5000)
     frame = page.frame(name="lti-frame")
     assert frame.url.startswith("chrome-error://") or not frame.query_selector(".jp-LabShell")
     assert any(f"frame-ancestors 'self' {LMS}" in text for text in refusals), refusals
+    # and the launch form itself, posted from a site that is not the LMS, logs no one in
+    assert launches == [403], launches

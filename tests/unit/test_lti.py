@@ -94,3 +94,13 @@ def test_passport_and_consumers_file(tmp_path):
     with pytest.raises(ValueError, match="':'"):
         lti.passport("a:b", key, secret)
     assert lti.all_consumers(str(tmp_path), {"env": "s"}) == {key: secret, "env": "s"}
+
+
+def test_a_launch_posted_from_another_site_is_refused_where_lms_origins_are_known():
+    lms = ["https://courses.example.org"]
+    lti.check_origin("https://courses.example.org", lms, "https://hub.school.edu")
+    lti.check_origin(None, lms, "https://hub.school.edu")  # a browser that does not say
+    lti.check_origin("https://evil.example", [], "https://hub.school.edu")  # New Window LMS, none listed
+    with pytest.raises(lti.LaunchError) as error:
+        lti.check_origin("https://evil.example", lms, "https://hub.school.edu")
+    assert error.value.status == 403
