@@ -54,6 +54,8 @@ class HubDockerSpawner(CourseRoles, UserContainer, StartInTurns, DockerSpawner):
             "memswap_limit": self.mem_limit,
             "security_opt": ["no-new-privileges"],
             "cap_drop": ["ALL"],
+            # A fork or thread bomb stops at the user's own limit, not the host's threads-max.
+            "pids_limit": self.settings.user_process_limit,
         }
 
     @property

@@ -130,6 +130,11 @@ SETTINGS = {
         "USER_CPU_LIMIT", "1", "CPU cores one user's server may use (docker and swarm), e.g. 0.5.",
         float,
     ),
+    "user_process_limit": Setting(
+        "USER_PROCESS_LIMIT", "512",
+        "Processes and threads one user may run at once (server, kernels and terminals together), "
+        "in every mode: a fork or thread bomb stops there instead of exhausting the machine.", int,
+    ),
     "user_network": Setting(
         "USER_NETWORK", "",
         "Docker network of per-user containers; empty: the hub's own network named `*_users`.",
@@ -168,6 +173,7 @@ class Settings:
     user_image: str
     user_mem_limit: str
     user_cpu_limit: float
+    user_process_limit: int
     user_network: str
 
     @classmethod

@@ -4,6 +4,7 @@ server gets (processes here, containers in hubsetup.docker_spawners)."""
 import asyncio
 import html
 import os
+import resource
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from jupyterhub.utils import exponential_backoff
@@ -103,6 +104,10 @@ class StartInTurns(LoggingConfigurable):
         async with self.start_turns(self.starting_at_once):
             ip, port = await super().start()
             await self.wait_until_answering(f"http://{ip}:{port}{self.server.base_url}api")
+        status = await self.poll()
+        if status is not None:
+            # Said now, not after JupyterHub's whole HTTP timeout: the user can try again at once.
+            raise RuntimeError(f"the server exited while starting (status {status}; out of memory or processes?)")
         return ip, port
 
     async def wait_until_answering(self, url):
@@ -129,11 +134,28 @@ class HubSpawner(CourseRoles, StartInTurns, LocalProcessSpawner):
         "in a course directory; only the user themself in their own home).",
     ).tag(config=True)
 
+    process_limit = Integer(
+        512,
+        help="Processes and threads one user may run at once, all their servers, kernels and "
+        "terminals together (RLIMIT_NPROC): a fork or thread bomb stops there.",
+    ).tag(config=True)
+
+    oom_score_adj = Integer(
+        900,
+        help="How readily the kernel's OOM killer picks users' processes (-1000 to 1000): above the "
+        "hub's 0, so that one student's memory hog is killed, never the hub.",
+    ).tag(config=True)
+
     def make_preexec_fn(self, name):
         become_user = set_user_setuid(name)
-        umask = self.umask
+        umask, process_limit, oom_score_adj = self.umask, self.process_limit, self.oom_score_adj
 
         def preexec():
+            # As root still: raising one's own OOM score needs no privilege, but the limit must
+            # be set before the process belongs to the user (then only lowered).
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(oom_score_adj))
+            resource.setrlimit(resource.RLIMIT_NPROC, (process_limit, process_limit))
             become_user()
             os.umask(umask)
 

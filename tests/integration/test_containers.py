@@ -113,6 +113,7 @@ def test_limits_and_lockdown_of_a_users_container(hub, lti_student):
     assert config["MemorySwap"] == MEMORY_LIMIT  # no swap on top
     assert config["CpuQuota"] / config["CpuPeriod"] == 0.5
     assert config["CapDrop"] == ["ALL"] and config["SecurityOpt"] == ["no-new-privileges"]
+    assert config["PidsLimit"] == 512, "a thread bomb stops at the user's own limit (USER_PROCESS_LIMIT)"
     mounts = {m["Destination"] for m in user_container(hub, lti_student.login).attrs["Mounts"]}
     assert mounts == {f"/home/{lti_student.login}", "/srv/nbgrader/exchange", "/srv/nbgrader/courses",
                       "/var/lib/extrausers"}
