@@ -1,6 +1,7 @@
 """SPAWNER=docker: every user's server in a container of its own, as an admin starts it:
 docker compose -f docker-compose.yml -f docker-compose.docker.yml up -d."""
 
+import ipaddress
 import json
 import os
 import re
@@ -135,6 +136,40 @@ def test_users_cannot_see_each_others_homes(hub, lti_student):
     # Nor a teacher's course directory (solutions and gradebook).
     listing = in_container(hub, "eleve1", "ls", "/srv/nbgrader/courses/cours_prof1")
     assert listing.returncode != 0 and "Permission denied" in listing.stderr
+
+
+PROBE = """
+import socket, sys
+for address in sys.argv[2:]:
+    probe = socket.socket()
+    probe.settimeout(2)
+    try:
+        probe.connect((address, int(sys.argv[1])))
+        print(address, "reached")
+    except OSError as error:
+        print(address, "refused", type(error).__name__)
+"""
+
+
+def test_a_users_container_reaches_no_listener_of_the_host(hub):
+    """README promises "reaches the hub and nothing else": a server on the host's 0.0.0.0 is
+    out of reach through the users' network's gateway and the host's other bridges."""
+    import http.server
+    import threading
+
+    listener = http.server.ThreadingHTTPServer(("0.0.0.0", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    try:
+        started(hub, "eleve1")
+        def gateway(name):  # where Docker puts the host's address on a network, said or not
+            config = docker.from_env().networks.get(name).attrs["IPAM"]["Config"][0]
+            return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+
+        users_gateway, docker0 = gateway(f"{hub.project}_users"), gateway("bridge")
+        result = in_container(hub, "eleve1", "python3", "-c", PROBE, str(listener.server_port), users_gateway, docker0)
+        assert "reached" not in result.stdout and result.stdout.count("refused") == 2, result.stdout + result.stderr
+    finally:
+        listener.shutdown()
 
 
 def test_nbgrader_release_fetch_submit_and_grade_across_containers(hub):
