@@ -92,8 +92,8 @@ class Folder:
         st = self.stat()
         if (st.st_uid, st.st_gid) != (uid, gid):
             os.fchown(self.fd, uid, gid)
-        # chown clears setgid: compare with what is there now.
-        if stat.S_IMODE(os.fstat(self.fd).st_mode) != mode:
+            st = self.stat()  # chown may clear setgid
+        if stat.S_IMODE(st.st_mode) != mode:
             os.fchmod(self.fd, mode)
         return self
 
@@ -134,14 +134,18 @@ class Folder:
             return self.ensure_child(name, uid, gid, mode, owners), moved
 
     def write_new_file(self, name, content, uid, gid, mode=0o644):
-        """A file that must not exist yet (O_EXCL: a link in its place is refused)."""
+        """A file that must not exist yet (O_EXCL: a link in its place is refused), with `mode`
+        less root's umask (thousands are made in one sync: no file object, no chmod)."""
         _check_name(name)
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
                      dir_fd=self.fd)
-        with open(fd, "wb") as f:
-            f.write(content)
+        try:
             os.fchown(fd, uid, gid)
-            os.fchmod(fd, mode)
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
     def ensure_symlink(self, name, target):
         """A link `name` -> `target`, unless an entry of that name exists (what a user put there

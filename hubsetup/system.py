@@ -169,6 +169,10 @@ def ensure_home(homes, user, skel_files=()):
     `homes` is the open folder of all homes; the home is reached through it without following
     a link (Tampered if it is one). Returns True when the home was created."""
     name = os.path.basename(user.home)
+    found = homes.entry(name)
+    if found and stat.S_ISDIR(found.st_mode) and (found.st_uid, found.st_gid, stat.S_IMODE(found.st_mode)) == (
+            user.uid, user.uid, 0o700):
+        return False  # as it should be: nothing to do, so nothing to open (a sync looks at every home)
     try:
         home = homes.child(name)
         created = False
