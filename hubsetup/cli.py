@@ -20,6 +20,10 @@ def fail(message, status=2):
     return status
 
 
+def unknown_consumer(key, consumers):
+    return fail(f"no LTI consumer {key!r}; known: {', '.join(sorted(consumers)) or 'none'}")
+
+
 def accounts_sync(args, settings):
     try:
         report = sync_accounts(settings, dry_run=args.dry_run)
@@ -78,7 +82,7 @@ def lti_passport(args, settings):
             key, secret = lti.new_consumer(settings.state_dir, args.key)
         elif args.key:
             if args.key not in consumers:
-                return fail(f"no LTI consumer {args.key!r}; known: {', '.join(sorted(consumers)) or 'none'}")
+                return unknown_consumer(args.key, consumers)
             key, secret = args.key, consumers[args.key]
         elif consumers:
             key = settings.lti_key or sorted(consumers)[0]
@@ -95,7 +99,7 @@ def lti_link(args, settings):
     """Let launches of one LMS user, from one consumer, log in as an existing account."""
     consumers = lti.all_consumers(settings.state_dir, settings.lti_consumers)
     if args.consumer not in consumers:
-        return fail(f"no LTI consumer {args.consumer!r}; known: {', '.join(sorted(consumers)) or 'none'}")
+        return unknown_consumer(args.consumer, consumers)
     if args.login in settings.admins:
         return fail(f"{args.login!r} is a hub admin (ADMIN_USERS): a link would make anyone who can sign "
                     f"launches for {args.consumer!r} an admin of the whole hub")

@@ -18,6 +18,7 @@ The factory's classes are nbgrader's own with these changes (nbgrader_setup name
 import datetime
 import os
 import pwd
+import stat
 import tempfile
 
 from nbgrader.exchange.default import (
@@ -42,7 +43,7 @@ def not_submitted_by(path, student):
         owner = pwd.getpwuid(st.st_uid).pw_name
     except (OSError, KeyError):
         return "its owner is unknown"
-    if not os.path.isdir(path) or os.path.islink(path):
+    if not stat.S_ISDIR(st.st_mode):  # lstat: a link is not a folder
         return "it is not a folder"
     return None if owner == student else f"it belongs to {owner}"
 

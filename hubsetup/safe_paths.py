@@ -217,7 +217,7 @@ def open_path(path, root="/"):
 
 
 @contextlib.contextmanager
-def private_copy(folder_path, name, suffix="", most=MAX_COPY):
+def private_copy(folder_path, name, most=MAX_COPY):
     """A copy of the regular file `folder_path/name`, read through one descriptor, in a folder
     only root can read; for root to open files users wrote (a course's gradebook) with tools
     that take a path and follow links, or create files beside it (SQLite). A file larger than
@@ -229,7 +229,7 @@ def private_copy(folder_path, name, suffix="", most=MAX_COPY):
         os.close(source)
         raise Tampered(os.path.join(folder_path, name), f"is {size} bytes, more than the {most} a copy may take")
     with tempfile.TemporaryDirectory(prefix="hubsetup-") as spool:
-        copy = os.path.join(spool, name + suffix)
+        copy = os.path.join(spool, name)
         with open(source, "rb") as reader, open(copy, "wb") as writer:
             shutil.copyfileobj(reader, writer)
         yield copy
