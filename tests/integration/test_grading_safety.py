@@ -8,6 +8,7 @@ one's name and submits a link to the teacher's solution instead of a notebook.""
 
 import os
 import re
+import urllib.parse
 
 import pytest
 
@@ -90,11 +91,62 @@ def test_a_submissions_script_does_not_run_in_the_teachers_formgrader(stack, gra
             browser.close()
 
 
+INJECT = """() => {
+    const img = document.createElement("img");
+    img.setAttribute("onerror", "window.__injected = 1");
+    img.src = "no-such-image-either";
+    document.body.appendChild(img);
+}"""
+
+
+def test_the_formgrader_runs_its_own_scripts_and_no_markup_that_got_past_the_cleaner(stack, graded_submission):
+    """The second wall: should the cleaner ever let an event handler through, the page's policy
+    does not run it, while nbgrader's own inline scripts and buttons still work."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            refused = []
+            page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+            page.goto(stack.url + "/hub/login")
+            page.fill("input[name=username]", "profx")
+            page.fill("input[name=password]", "profxpw")
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url("**/user/profx/**", timeout=60_000)
+            # Without the policy (JupyterLab's page) the injection runs: the control.
+            page.evaluate(INJECT)
+            page.wait_for_function("window.__injected === 1", timeout=10_000)
+            answer = page.goto(f"{stack.url}/user/profx/formgrader/submissions/{graded_submission}/")
+            assert "script-src" in answer.headers["content-security-policy"]
+            page.wait_for_selector("h2:has-text('My answer')", timeout=60_000)
+            assert page.evaluate("typeof submission_id") == "string", "the template's inline script ran"
+            assert not refused, refused
+            page.click("span.name-hidden")  # an onclick of nbgrader's template, allowed by its hash
+            page.wait_for_timeout(500)
+            assert not refused, refused
+            page.evaluate(INJECT)
+            page.wait_for_timeout(1500)
+            assert page.evaluate("window.__injected") is None
+            assert any("inline event handler" in text for text in refused), refused
+        finally:
+            browser.close()
+
+
 def test_feedback_carries_no_script_of_the_submission(stack, graded_submission):
     found = stack.exec("sh", "-c", f"cat /home/elevex/{COURSE}/{ASSIGNMENT}/feedback/*/{ASSIGNMENT}.html").stdout
     assert "My answer" in found
     # the code cell's source shows the payload as text (escaped); no element carries it
     assert not re.search(r"<[^>]*\sonerror\s*=", found, re.I)
+    # and opened from the student's server, a feedback page is sandboxed to an origin of its own
+    student = HubClient(stack, "elevex")
+    assert student.log_in("elevexpw")
+    student.start_server()
+    listed = stack.exec("sh", "-c", f"cd /home/elevex && ls {COURSE}/{ASSIGNMENT}/feedback/*/{ASSIGNMENT}.html").stdout.splitlines()
+    page = student.server_api("GET", "files/" + urllib.parse.quote(listed[0]))
+    assert page.status_code == 200, (listed, page.status_code, page.url)
+    assert "sandbox allow-scripts" in page.headers["Content-Security-Policy"]
 
 
 def test_a_submission_forged_in_another_students_name_is_not_collected(stack, graded_submission):
