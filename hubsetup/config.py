@@ -122,6 +122,8 @@ def update_containers(c, settings):
     c.DockerSpawner.prefix = f"{placement.project}-user"
     c.DockerSpawner.mem_limit = settings.user_mem_limit
     c.DockerSpawner.cpu_limit = settings.user_cpu_limit
+    if settings.spawner_mode == "swarm":
+        c.HubSwarmSpawner.service_privileges = containers.swarm_privileges(client.api_version)
 
 
 # Users may hand their servers the service scopes nbgrader's course list asks for.
@@ -169,6 +171,7 @@ def update_services(c, settings):
 
 
 def apply(c, settings):
+    settings.check()
     update_hub(c, settings)
     update_embedding(c, settings)
     update_auth(c, settings)

@@ -27,6 +27,10 @@ USER_LABEL = "org.teaching-hub.user"
 # On each user's home volume: the homes volume it is a window on (for `docker volume ls --filter`).
 HOME_LABEL = "org.teaching-hub.home-in"
 MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]?$")
+# Rotated logs kept per container, as compose keeps them for the hub's (LOG_MAX_SIZE each).
+LOG_FILES = "3"
+# Swarm services take no-new-privileges from Engine API 1.44 (Docker 25) on.
+SWARM_NO_NEW_PRIVILEGES_API = (1, 44)
 HOW_TO_START = {
     "docker": "start the hub with both compose files: put COMPOSE_FILE=docker-compose.yml:docker-compose.docker.yml "
               "in .env, then docker compose up -d --build (README: \"A container per user\")",
@@ -169,6 +173,26 @@ class Identity:
 
     def environment(self):
         return {"USER": self.login, "LOGNAME": self.login, "HOME": self.home}
+
+
+def log_options(settings):
+    """json-file rotation for a user's container: a student printing in a loop fills no disk."""
+    return {"max-size": settings.log_size, "max-file": LOG_FILES}
+
+
+def scratch_tmpfs(settings):
+    """/tmp of a user's container, in memory (counted in its memory limit): with the rest of
+    the container's own files read-only, nothing a student writes lands on Docker's disk."""
+    return {"target": "/tmp", "size": settings.tmp_size_bytes, "mode": 0o1777}
+
+
+def swarm_privileges(api_version):
+    """ContainerSpec privileges for users' services, where the engine knows them: older
+    engines have no no-new-privileges for services (the user image has no setuid program and
+    its containers no capabilities, so there is nothing to gain there either)."""
+    if tuple(int(part) for part in api_version.split(".")) >= SWARM_NO_NEW_PRIVILEGES_API:
+        return {"NoNewPrivileges": True}
+    return None
 
 
 def check_image(client, settings):

@@ -3,6 +3,7 @@ user): dockerspawner's, given the user's identity, mounts and limits (hubsetup.c
 
 import asyncio
 
+from docker.types import DriverConfig, Mount, Resources
 from dockerspawner import DockerSpawner, SwarmSpawner
 from traitlets import Any, default
 from traitlets.config import LoggingConfigurable
@@ -43,6 +44,7 @@ class HubDockerSpawner(CourseRoles, UserContainer, StartInTurns, DockerSpawner):
     """A user's server in a container of its own on the hub's Docker engine."""
 
     def dress(self, identity):
+        scratch = containers.scratch_tmpfs(self.settings)
         self.extra_create_kwargs = {
             "user": identity.user,
             "working_dir": identity.home,
@@ -56,6 +58,9 @@ class HubDockerSpawner(CourseRoles, UserContainer, StartInTurns, DockerSpawner):
             "cap_drop": ["ALL"],
             # A fork or thread bomb stops at the user's own limit, not the host's threads-max.
             "pids_limit": self.settings.user_process_limit,
+            "log_config": {"type": "json-file", "config": containers.log_options(self.settings)},
+            "read_only": True,
+            "tmpfs": {scratch["target"]: f"size={scratch['size']},mode={scratch['mode']:o}"},
         }
 
     @property
@@ -65,6 +70,12 @@ class HubDockerSpawner(CourseRoles, UserContainer, StartInTurns, DockerSpawner):
 
 class HubSwarmSpawner(CourseRoles, UserContainer, SwarmSpawner):
     """A user's server as a Swarm service, placed on any node of the swarm."""
+
+    service_privileges = Any(
+        None,
+        help="ContainerSpec Privileges of users' services (no-new-privileges where the engine "
+             "supports it: hubsetup.containers.swarm_privileges), set at start.",
+    ).tag(config=True)
 
     @default("extra_endpoint_spec")
     def _resolve_to_the_task(self):
@@ -79,8 +90,27 @@ class HubSwarmSpawner(CourseRoles, UserContainer, SwarmSpawner):
             "workdir": identity.home,
             "labels": {containers.USER_LABEL: identity.login},
             "cap_drop": ["ALL"],
+            "read_only": True,
         }
+        if self.service_privileges:
+            self.extra_container_spec["privileges"] = self.service_privileges
+        self.extra_task_spec = {
+            "resources": self.limits(),
+            "log_driver": DriverConfig("json-file", containers.log_options(self.settings)),
+        }
+
+    def limits(self):
+        """dockerspawner's memory and CPU limits, and the pids limit that docker-py's Resources
+        has no argument for (the Engine API has it since 1.41)."""
+        resources = Resources(
+            mem_limit=self.mem_limit,
+            cpu_limit=int(self.cpu_limit * 1e9) if self.cpu_limit else None,
+        )
+        resources.setdefault("Limits", {})["Pids"] = self.settings.user_process_limit
+        return resources
 
     @property
     def mounts(self):
-        return self.user_mounts()
+        scratch = containers.scratch_tmpfs(self.settings)
+        return [*self.user_mounts(), Mount(scratch["target"], None, type="tmpfs",
+                                           tmpfs_size=scratch["size"], tmpfs_mode=scratch["mode"])]

@@ -7,11 +7,14 @@ import os
 import docker
 import pytest
 
+from . import kernels
 from .conftest import PORT, PROJECT
-from .stack import REPO, HubClient, Stack, SwarmHub, run, wait_until
+from .stack import REPO, HubClient, Stack, SwarmHub, container_log_bytes, run, wait_until
 
 ACCOUNTS = "eleve1;eleve1pw;0\n"
 MEMORY_LIMIT = 384 * 1024 * 1024
+PROCESS_LIMIT = 256
+LOG_CAP = 3 * 2**20  # LOG_MAX_SIZE=1m, three files
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +32,10 @@ def swarm():
 def hub(swarm, tmp_path_factory):
     site = tmp_path_factory.mktemp("swarm-site")
     (site / "accounts.csv").write_text(ACCOUNTS)
-    (site / "hub.env").write_text(f"USER_MEM_LIMIT={MEMORY_LIMIT // 2**20}M\nUSER_CPU_LIMIT=0.5\n")
+    (site / "hub.env").write_text(f"USER_MEM_LIMIT={MEMORY_LIMIT // 2**20}M\nUSER_CPU_LIMIT=0.5\n"
+                                  f"USER_PROCESS_LIMIT={PROCESS_LIMIT}\n")
     hub = SwarmHub(f"{PROJECT}swarm", PORT + 300, str(site / "accounts.csv"))
+    hub.env["LOG_MAX_SIZE"] = "1m"
     # `docker stack deploy` builds nothing: the images come from compose, as README says.
     Stack(hub.project, hub.port, hub.accounts_path, overrides=["docker-compose.docker.yml"]).compose("build", timeout=1800)
     hub.remove()
@@ -53,6 +58,8 @@ def test_a_users_server_runs_as_a_swarm_service(hub, swarm):
     assert spec["ContainerSpec"]["User"] == f"{uid}:{gid}"
     assert spec["Resources"]["Limits"]["MemoryBytes"] == MEMORY_LIMIT
     assert spec["Resources"]["Limits"]["NanoCPUs"] == 500_000_000
+    assert spec["Resources"]["Limits"]["Pids"] == PROCESS_LIMIT
+    assert spec["LogDriver"] == {"Name": "json-file", "Options": {"max-size": "1m", "max-file": "3"}}
     (task,) = [t for t in service.tasks() if t["Status"]["State"] == "running"]
     assert task["Spec"]["Networks"][0]["Target"] == swarm.networks.get(f"{hub.project}_users").id
     # The engine applied them to the task's container.
@@ -60,6 +67,7 @@ def test_a_users_server_runs_as_a_swarm_service(hub, swarm):
     assert container.attrs["HostConfig"]["Memory"] == MEMORY_LIMIT
     assert container.attrs["Config"]["User"] == f"{uid}:{gid}"
     assert container.attrs["HostConfig"]["CapDrop"] == ["ALL"]
+    assert container.attrs["HostConfig"]["PidsLimit"] == PROCESS_LIMIT
     home = [m for m in container.attrs["Mounts"] if m["Destination"] == "/home/eleve1"]
     assert home and home[0]["Name"] == f"{hub.project}_jh_home.eleve1"
     # Its server answers through the hub, and writes into the user's home in jh_home.
@@ -67,9 +75,22 @@ def test_a_users_server_runs_as_a_swarm_service(hub, swarm):
     written = session.server_api("PUT", "api/contents/from-swarm.txt", json={"type": "file", "format": "text", "content": "hi"})
     assert written.status_code == 201, written.text
     assert hub.exec("stat", "-c", "%U", "/home/eleve1/from-swarm.txt").stdout.strip() == "eleve1"
+    # The student's printing loop stops at the log's cap; their thread bomb at their own limit
+    # (last: its threads hold the limit for a while).
+    kernels.flood_stdout(session, 8)
+    assert "printing in a loop" in run("docker", "logs", "--tail", "3", container.id).stdout
+    assert container_log_bytes(container.id) <= LOG_CAP + 2**16
+    output, state = kernels.execute(session, kernels.THREAD_BOMB)
+    assert state == "idle" and "stopped at" in output, output
+    assert int(output.split("stopped at")[1].split()[0]) < PROCESS_LIMIT
     # Stopping the server removes the service.
     assert session.stop_server().status_code in (202, 204)
     wait_until(lambda: not swarm.services.list(filters={"name": f"{hub.project}-user-eleve1"}), "user service still there", 60)
+
+
+def test_the_overlay_networks_are_encrypted(hub, swarm):
+    for name in ("default", "users"):
+        assert "encrypted" in swarm.networks.get(f"{hub.project}_{name}").attrs["Options"], name
 
 
 def test_backup_and_restore_of_the_stack(hub, tmp_path):

@@ -104,3 +104,14 @@ def test_published_names_hold_hub_users_and_groups_but_no_password(tmp_path):
 def test_an_unknown_spawner_is_refused_with_the_choices():
     with pytest.raises(SystemExit, match="SPAWNER='kubernetes': must be one of local, docker, swarm"):
         Settings.from_env({"SPAWNER": "kubernetes"}).spawner_mode
+
+
+def test_users_containers_logs_are_rotated_at_the_hubs_size():
+    assert containers.log_options(settings(log_max_size="1m")) == {"max-size": "1m", "max-file": "3"}
+    assert containers.log_options(Settings.from_env({}))["max-size"] == "10m"
+
+
+@pytest.mark.parametrize("api, privileges", [("1.41", None), ("1.43", None), ("1.44", {"NoNewPrivileges": True}),
+                                             ("1.51", {"NoNewPrivileges": True})])
+def test_swarm_services_get_no_new_privileges_where_the_engine_knows_it(api, privileges):
+    assert containers.swarm_privileges(api) == privileges
