@@ -9,6 +9,9 @@ import re
 from dataclasses import dataclass
 
 SPAWNER_MODES = ("local", "docker", "swarm")
+SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)B?$", re.I)
+UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+LOG_SIZE = re.compile(r"^[0-9]+[kmg]$")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -135,6 +138,22 @@ SETTINGS = {
         "Processes and threads one user may run at once (server, kernels and terminals together), "
         "in every mode: a fork or thread bomb stops there instead of exhausting the machine.", int,
     ),
+    "user_disk_warning": Setting(
+        "USER_DISK_WARNING", "2G",
+        "`hubsetup status` warns about each user whose home holds more than this, e.g. 500M, 5G "
+        "(0: no warning). A filesystem of users' files over 90% full is always warned about.",
+    ),
+    "log_max_size": Setting(
+        "LOG_MAX_SIZE", "10m",
+        "Size at which a container's log is rotated (3 files are kept), e.g. 1m, 50m: the hub's "
+        "and users' containers alike, so printing in a loop cannot fill the disk. Set it in "
+        "`.env`: compose reads it for the hub's own container.",
+    ),
+    "user_tmp_size": Setting(
+        "USER_TMP_SIZE", "256M",
+        "Size of /tmp in users' containers (docker and swarm), held in memory and counted in "
+        "USER_MEM_LIMIT; the rest of a container's own files is read-only.",
+    ),
     "user_network": Setting(
         "USER_NETWORK", "",
         "Docker network of per-user containers; empty: the hub's own network named `*_users`.",
@@ -174,6 +193,9 @@ class Settings:
     user_mem_limit: str
     user_cpu_limit: float
     user_process_limit: int
+    user_disk_warning: str
+    log_max_size: str
+    user_tmp_size: str
     user_network: str
 
     @classmethod
@@ -193,6 +215,12 @@ class Settings:
                 )
         values.update(overrides)
         return cls(**values)
+
+    def check(self):
+        """Every value with a form of its own, checked at once: the hub refuses to start with
+        a message naming the setting, instead of failing later at the first use."""
+        return (self.frame_origins, self.lti_consumers, self.spawner_mode, self.disk_warning_bytes, self.log_size,
+                self.tmp_size_bytes)
 
     @property
     def admins(self):
@@ -225,8 +253,31 @@ class Settings:
         return self.spawner
 
     @property
+    def disk_warning_bytes(self):
+        return parse_size("USER_DISK_WARNING", self.user_disk_warning)
+
+    @property
+    def tmp_size_bytes(self):
+        return parse_size("USER_TMP_SIZE", self.user_tmp_size)
+
+    @property
+    def log_size(self):
+        """LOG_MAX_SIZE as Docker's json-file log driver takes it."""
+        if not LOG_SIZE.match(self.log_max_size):
+            raise SystemExit(f"LOG_MAX_SIZE={self.log_max_size!r}: give a size like 500k, 10m or 1g")
+        return self.log_max_size
+
+    @property
     def registry_path(self):
         return os.path.join(self.state_dir, "registry.sqlite")
+
+
+def parse_size(name, text):
+    """Bytes in a size like 512M, 2G or 1.5 GB (binary units); `name` is the setting, for the error."""
+    match = SIZE.match(text.strip())
+    if not match:
+        raise SystemExit(f"{name}={text!r}: give a size like 500M or 2G")
+    return int(float(match.group(1)) * UNITS[match.group(2).upper()])
 
 
 @functools.lru_cache(maxsize=1)

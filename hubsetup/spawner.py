@@ -107,7 +107,8 @@ class StartInTurns(LoggingConfigurable):
         status = await self.poll()
         if status is not None:
             # Said now, not after JupyterHub's whole HTTP timeout: the user can try again at once.
-            raise RuntimeError(f"the server exited while starting (status {status}; out of memory or processes?)")
+            raise RuntimeError(f"the server exited while starting (status {status}): the hub's log says why "
+                               "(often memory, processes or a full disk)")
         return ip, port
 
     async def wait_until_answering(self, url):

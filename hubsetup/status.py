@@ -5,6 +5,8 @@ import sqlite3
 
 from . import containers, registry
 
+FULL_WARNING = 0.90  # share of a filesystem in use past which `status` warns
+
 
 def running_servers(state_dir):
     """Names of users whose server the hub's database records as running."""
@@ -23,15 +25,39 @@ def running_servers(state_dir):
 
 
 def disk_use(path):
-    """Bytes used below `path` (files only, links not followed)."""
+    """Bytes used below `path`, folders included. Root walks folders their users can change
+    while it walks: by descriptor, never following a link (os.fwalk checks each folder it
+    enters is the one it listed)."""
     total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
+    for _, folders, files, folder_fd in os.fwalk(path, follow_symlinks=False):
+        for name in folders + files:
             try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+                total += os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_blocks * 512
             except FileNotFoundError:
                 pass
     return total
+
+
+def filesystems(settings):
+    """(lines, warnings) for the filesystems of users' files and of the hub's state."""
+    places = (("homes", settings.home_root), ("exchange", settings.exchange_root),
+              ("courses", settings.courses_root), ("hub state", settings.state_dir))
+    lines, warnings, seen = ["disk:"], [], {}
+    for label, path in places:
+        device = os.stat(path).st_dev
+        if device in seen:
+            lines.append(f"  {label} ({path}): on the same filesystem as {seen[device]}")
+            continue
+        seen[device] = label
+        fs = os.statvfs(path)
+        total, free = fs.f_blocks * fs.f_frsize, fs.f_bavail * fs.f_frsize
+        used = total - fs.f_bfree * fs.f_frsize
+        share = used / (used + free) if used + free else 1.0  # as df counts it
+        lines.append(f"  {label} ({path}): {human(free)} free of {human(total)} ({share:.0%} used)")
+        if share >= FULL_WARNING:
+            warnings.append(f"WARNING: {label} ({path}) is {share:.0%} full: users cannot save their work "
+                            "once it is full; see the largest homes above")
+    return lines, warnings
 
 
 def human(size):
@@ -57,12 +83,19 @@ def report(settings, largest=5):
         f"courses: {len(sizes)}",
     ]
     lines += [f"  {course}: {i} instructor(s), {s} student(s)" for course, (i, s) in sorted(sizes.items())]
+    disk_lines, warnings = filesystems(settings)
+    lines += disk_lines
     lines.append(f"homes: {human(sum(homes.values()))} in all; largest:")
     for login, size in sorted(homes.items(), key=lambda item: -item[1])[:largest]:
         lines.append(f"  {login}: {human(size)}")
+    limit = settings.disk_warning_bytes
+    warnings += [
+        f"WARNING: {login}'s home holds {human(size)}, more than USER_DISK_WARNING={settings.user_disk_warning}"
+        for login, size in sorted(homes.items()) if limit and size > limit
+    ]
     if settings.spawner_mode != "local":
         lines += container_memory(settings, largest)
-    return "\n".join(lines)
+    return "\n".join(lines + warnings)
 
 
 def container_memory(settings, largest):

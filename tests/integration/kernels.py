@@ -57,3 +57,45 @@ def execute(session, code, timeout=120):
     finally:
         channel.close()
     raise AssertionError(f"no answer from {session.login}'s kernel in {timeout}s (last state {state}; output {output})")
+
+
+# Writes past the notebook, to the log: ipykernel sends what the kernel writes to its standard
+# output to the notebook, but keeps a copy of the descriptor it had, the server's standard
+# output (a pipe of the container's log, which the student cannot open anew). A student's
+# code finds it and writes there in a loop.
+FLOOD = """
+import os, select
+log = os.readlink(f"/proc/{{os.getppid()}}/fd/1")
+out = next(int(fd) for fd in os.listdir("/proc/self/fd") if fd not in ("0", "1", "2")
+           and os.path.exists(f"/proc/self/fd/{{fd}}") and os.readlink(f"/proc/self/fd/{{fd}}") == log)
+chunk = b"printing in a loop\\n" * 4096
+for _ in range({times}):
+    rest = memoryview(chunk)
+    while rest:
+        try:
+            rest = rest[os.write(out, rest):]
+        except BlockingIOError:  # the log's pipe is full for a moment
+            select.select([], [out], [])
+print("flooded", {times} * len(chunk))
+"""
+
+
+def flood_stdout(session, megabytes):
+    """Write about `megabytes` MB to the kernel's standard output; returns the bytes written."""
+    output, state = execute(session, FLOOD.format(times=megabytes * 1_000_000 // (19 * 4096)))
+    assert state == "idle" and "flooded" in output, output
+    return int(output.split("flooded")[1])
+
+
+# Threads until the kernel refuses one: stops at the user's process limit (or the machine's).
+THREAD_BOMB = """
+import threading, time
+threads = []
+try:
+    while len(threads) < 100_000:
+        thread = threading.Thread(target=time.sleep, args=(20,), daemon=True)
+        thread.start()
+        threads.append(thread)
+except RuntimeError as error:
+    print("stopped at", len(threads), error)
+"""

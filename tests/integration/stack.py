@@ -1,5 +1,6 @@
 """Drive the real compose stack: build, up, exec, logs, down, and a browser-like hub client."""
 
+import glob
 import json
 import os
 import re
@@ -178,6 +179,12 @@ def run(*command, env=None, check=True):
     if check and result.returncode:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def container_log_bytes(container_id):
+    """Bytes of a container's json-file log on this host, rotated files included."""
+    path = run("docker", "inspect", "-f", "{{.LogPath}}", container_id).stdout.strip()
+    return sum(os.path.getsize(name) for name in glob.glob(glob.escape(path) + "*"))
 
 
 def wait_until(condition, what, timeout=120):

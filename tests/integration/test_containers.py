@@ -14,7 +14,7 @@ import pytest
 from . import edx, kernels, nbgrader_cycle
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from .conftest import PORT, PROJECT
-from .stack import REPO, HubClient, Stack, wait_until
+from .stack import REPO, HubClient, Stack, container_log_bytes, run, wait_until
 
 ACCOUNTS = """prof1;wawa;1
 eleve1;eleve1pw;0;cours_prof1
@@ -22,7 +22,8 @@ eleve2;eleve2pw;0;cours_prof1
 """
 PASSWORDS = dict(line.split(";")[:2] for line in ACCOUNTS.splitlines())
 MEMORY_LIMIT = 512 * 1024 * 1024
-SETTINGS = {"USER_MEM_LIMIT": "512M", "USER_CPU_LIMIT": "0.5"}
+SETTINGS = {"USER_MEM_LIMIT": "512M", "USER_CPU_LIMIT": "0.5", "USER_TMP_SIZE": "32M"}
+LOG_CAP = 3 * 2**20  # LOG_MAX_SIZE=1m, three files
 HOG = "blocks = []\nwhile True:\n    blocks.append(b'x' * (32 << 20))\n"
 
 
@@ -31,6 +32,7 @@ def hub(tmp_path_factory):
     accounts = tmp_path_factory.mktemp("docker-site") / "accounts.csv"
     accounts.write_text(ACCOUNTS)
     stack = Stack(f"{PROJECT}docker", PORT + 200, str(accounts), overrides=["docker-compose.docker.yml"])
+    stack.env["LOG_MAX_SIZE"] = "1m"
     stack.take_down()
     stack.compose("build", timeout=1800)
     try:
@@ -267,3 +269,29 @@ def test_removing_an_lti_user_removes_their_home_volume(hub, lti_student):
     hub.exec("hubsetup", "users", "remove", login)
     assert not docker.from_env().volumes.list(filters={"name": volume})
     assert hub.exec("test", "-e", f"/home/{login}", check=False).returncode != 0
+
+
+def test_a_students_printing_loop_fills_no_disk_with_their_containers_log(hub):
+    session = HubClient(hub, "eleve2")
+    assert session.log_in(PASSWORDS["eleve2"])
+    session.start_server(timeout=180)
+    written = kernels.flood_stdout(session, 8)
+    container = user_container(hub, "eleve2")
+    assert "printing in a loop" in run("docker", "logs", "--tail", "3", container.id).stdout
+    kept = container_log_bytes(container.id)
+    print(f"{written} bytes printed past the notebook; eleve2's container log holds {kept} bytes")
+    assert kept <= LOG_CAP + 2**16
+
+
+def test_a_student_writes_nothing_to_dockers_disk_outside_their_home(hub):
+    session = HubClient(hub, "eleve2")
+    assert session.log_in(PASSWORDS["eleve2"])
+    session.start_server(timeout=180)
+    for folder in ("/var/tmp", "/run/lock", "/opt/venv", "/etc"):
+        touched = in_container(hub, "eleve2", "touch", f"{folder}/x")
+        assert touched.returncode != 0, folder
+    assert "Read-only file system" in in_container(hub, "eleve2", "touch", "/var/tmp/x").stderr
+    filled = in_container(hub, "eleve2", "dd", "if=/dev/zero", "of=/tmp/fill", "bs=1M", "count=64")
+    assert "No space left on device" in filled.stderr, filled.stderr  # USER_TMP_SIZE=32M, in memory
+    in_container(hub, "eleve2", "rm", "/tmp/fill")
+    assert session.server_api("GET", "api/status").status_code == 200

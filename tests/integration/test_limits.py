@@ -10,17 +10,6 @@ import websocket
 from . import kernels
 from .stack import run, wait_until
 
-BOMB = """
-import threading, time
-threads = []
-try:
-    while len(threads) < 100_000:
-        thread = threading.Thread(target=time.sleep, args=(20,), daemon=True)
-        thread.start()
-        threads.append(thread)
-except RuntimeError as error:
-    print("stopped at", len(threads), error)
-"""
 # Forty processes of 48 MB each, every one smaller than the hub: a killer choosing by size alone
 # would take the hub; it must take the student's processes.
 HOG = """
@@ -58,7 +47,7 @@ def test_the_oom_killer_picks_users_processes_first(stack, client):
 
 def test_a_thread_bomb_stops_at_the_students_own_limit(stack, client):
     session = student(client)
-    output, state = kernels.execute(session, BOMB)
+    output, state = kernels.execute(session, kernels.THREAD_BOMB)
     assert state == "idle" and "stopped at" in output, output
     started = int(output.split("stopped at")[1].split()[0])
     print(f"thread bomb stopped after {started} threads (USER_PROCESS_LIMIT 512, all of the user's processes)")

@@ -40,3 +40,14 @@ def test_services_get_the_settings_of_the_hubs_environment():
     from hubsetup.settings import environment
 
     assert environment({"LTI_KEY": "k", "LTI_SECRET": "s", "HOME": "/root"}) == {"LTI_KEY": "k", "LTI_SECRET": "s"}
+
+
+@pytest.mark.parametrize("text, size", [("500M", 500 * 2**20), ("2G", 2 * 2**30), ("1.5 GB", 3 * 2**29), ("0", 0)])
+def test_sizes_are_read_in_binary_units(text, size):
+    assert Settings.from_env({"USER_DISK_WARNING": text}).disk_warning_bytes == size
+
+
+@pytest.mark.parametrize("variable, value", [("USER_DISK_WARNING", "lots"), ("LOG_MAX_SIZE", "10 MB"), ("LOG_MAX_SIZE", "10M")])
+def test_a_bad_size_stops_the_hub_naming_the_setting(variable, value):
+    with pytest.raises(SystemExit, match=f"{variable}='{value}': give a size like"):
+        Settings.from_env({variable: value}).check()
