@@ -6,11 +6,12 @@ import os
 import sys
 import time
 
-from . import containers, courses, grades, lti, registry, status
+from . import courses, grades, lti, modes, registry, status
 from . import settings as settings_module
 from .accounts import AccountsError
 from .keys import ensure_secret
-from .sync import check_accounts, remove_users, sync_accounts
+from .provision import remove_users
+from .sync import check_accounts, sync_accounts
 
 HUB_CONFIG = "/srv/jupyterhub/jupyterhub_config.py"
 
@@ -172,8 +173,8 @@ def users_remove(args, settings):
                      running=status.running_servers(settings.state_dir))
     except ValueError as error:
         return fail(error)
-    if settings.spawner_mode != "local" and not args.keep_home:
-        containers.remove_home_volumes(containers.docker_client(), settings, args.logins)
+    if not args.keep_home:
+        modes.of(settings).call("remove_storage", settings, args.logins)
     kept = " (homes kept)" if args.keep_home else ""
     print(f"removed {len(args.logins)} user(s){kept}: {', '.join(args.logins)}")
     return 0

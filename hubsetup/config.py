@@ -5,25 +5,20 @@ Each function only sets values, so each can be read and tested alone and re-runn
 
 import os
 
-from . import containers
+from . import modes
 from . import settings as settings_module
 from .singleuser import cookie_options_for
 from .spawner import remember_launch_course
 
 VENV_BIN = "/opt/venv/bin"
 PROXY_COMMAND = "/opt/proxy/bin/configurable-http-proxy"
-SPAWNER_CLASSES = {
-    "local": "hubsetup.spawner.HubSpawner",
-    "docker": "hubsetup.docker_spawners.HubDockerSpawner",
-    "swarm": "hubsetup.docker_spawners.HubSwarmSpawner",
-}
 # The hub's compose service name: what user containers call the hub by.
 HUB_SERVICE = "hub"
 
 
 def update_hub(c, settings):
     c.JupyterHub.bind_url = "http://:8000"
-    if settings.spawner_mode == "local":
+    if not modes.of(settings).servers_apart:
         c.JupyterHub.hub_ip = "127.0.0.1"
     else:
         # User containers reach the hub's API over the users' network, by service name (an IP
@@ -78,7 +73,7 @@ def update_auth(c, settings):
 
 
 def update_spawner(c, settings):
-    c.JupyterHub.spawner_class = SPAWNER_CLASSES[settings.spawner_mode]
+    c.JupyterHub.spawner_class = modes.of(settings).spawner_class
     c.Spawner.auth_state_hook = remember_launch_course
     c.StartInTurns.starting_at_once = settings.starting_at_once
     c.HubSpawner.process_limit = settings.user_process_limit
@@ -102,28 +97,10 @@ def update_spawner(c, settings):
     ]
 
 
-def update_containers(c, settings):
-    """SPAWNER=docker or swarm: the user image, the hub's volumes and network, limits."""
-    if settings.spawner_mode == "local":
-        return
-    client = containers.docker_client()
-    placement = containers.discover(client, settings)
-    if settings.spawner_mode == "docker":  # a swarm's nodes pull it from a registry
-        containers.check_image(client, settings)
-    containers.check_placement(placement, settings)
-    c.UserContainer.hub_placement = placement
-    c.DockerSpawner.image = settings.user_image
-    c.DockerSpawner.cmd = ["start-user-server"]
-    c.DockerSpawner.network_name = placement.network
-    c.DockerSpawner.use_internal_ip = True
-    # Nothing lives in a user's container but their running server: their files are in the
-    # volumes, and a fresh container picks up a changed image, limit or course group.
-    c.DockerSpawner.remove = True
-    c.DockerSpawner.prefix = f"{placement.project}-user"
-    c.DockerSpawner.mem_limit = settings.user_mem_limit
-    c.DockerSpawner.cpu_limit = settings.user_cpu_limit
-    if settings.spawner_mode == "swarm":
-        c.HubSwarmSpawner.service_privileges = containers.swarm_privileges(client.api_version)
+def update_mode(c, settings):
+    """What the mode of SPAWNER adds (hubsetup.modes): for containers, the image, volumes,
+    network and limits."""
+    modes.of(settings).call("configure", c, settings)
 
 
 # Users may hand their servers the service scopes nbgrader's course list asks for.
@@ -176,5 +153,5 @@ def apply(c, settings):
     update_embedding(c, settings)
     update_auth(c, settings)
     update_spawner(c, settings)
-    update_containers(c, settings)
+    update_mode(c, settings)
     update_services(c, settings)

@@ -9,7 +9,6 @@ has memory and CPU limits.
 
 import os
 import pwd
-import re
 import socket
 import tempfile
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ NAMES_TARGET = "/var/lib/extrausers"
 USER_LABEL = "org.teaching-hub.user"
 # On each user's home volume: the homes volume it is a window on (for `docker volume ls --filter`).
 HOME_LABEL = "org.teaching-hub.home-in"
-MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]?$")
 # Rotated logs kept per container, as compose keeps them for the hub's (LOG_MAX_SIZE each).
 LOG_FILES = "3"
 # Swarm services take no-new-privileges from Engine API 1.44 (Docker 25) on.
@@ -94,10 +92,6 @@ def check_placement(placement, settings):
     if missing:
         raise SystemExit(f"SPAWNER={settings.spawner}: the hub has no volume at {', '.join(missing)}; "
                          f"{HOW_TO_START[settings.spawner]}")
-    if not MEMORY.match(settings.user_mem_limit):
-        raise SystemExit(f"USER_MEM_LIMIT={settings.user_mem_limit!r}: give a size like 512M or 2G")
-    if settings.user_cpu_limit <= 0:
-        raise SystemExit(f"USER_CPU_LIMIT={settings.user_cpu_limit}: must be more than 0")
 
 
 def volume_mount(volume, target, read_only=False):
@@ -177,7 +171,7 @@ class Identity:
 
 def log_options(settings):
     """json-file rotation for a user's container: a student printing in a loop fills no disk."""
-    return {"max-size": settings.log_size, "max-file": LOG_FILES}
+    return {"max-size": settings.log_max_size, "max-file": LOG_FILES}
 
 
 def scratch_tmpfs(settings):

@@ -7,10 +7,9 @@ out the same login or UID twice, and a launch that fails part-way leaves nothing
 import time
 from dataclasses import dataclass
 
-from . import accounts, courses, lti, registry, system
+from . import accounts, courses, lti, provision, registry, system
 from .ids import IdPool
 from .keys import ensure_secret
-from .sync import apply_registry
 
 
 NAMES_KEY_FILE = "lti-names.key"
@@ -101,5 +100,5 @@ def apply_launch(settings, launch, etc="/etc"):
             "outcome_service_url": launch.outcome_service_url,
             "result_sourcedid": launch.result_sourcedid, "launched_at": time.time(),
         })
-        apply_registry(db, settings, etc_files, logins=[login])
+        provision.apply(db, settings, etc_files, logins=[login])
     return login, course

@@ -6,12 +6,14 @@
 import functools
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
-SPAWNER_MODES = ("local", "docker", "swarm")
+from .modes import MODES
+
 SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)B?$", re.I)
 UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-LOG_SIZE = re.compile(r"^[0-9]+[kmg]$")
+LOG_SIZE = re.compile(r"^[0-9]+[kmg]$")  # as Docker's json-file log driver takes it
+MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[KMGT]?$")  # as dockerspawner takes it
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -22,181 +24,197 @@ REPLACED = {
 }
 
 
-@dataclass(frozen=True)
-class Setting:
-    env: str
-    default: str
-    help: str
-    kind: type = str
+def setting(env, default, help, check=None):
+    """A field of Settings: the environment variable that sets it, its default as written in
+    hub.env, what it does (for README's table and `hubsetup settings`), and `check(variable,
+    value)`, which stops the hub with a message naming the variable when the value is wrong."""
+    return field(metadata={"env": env, "default": default, "help": help, "check": check})
 
 
-SETTINGS = {
-    "accounts_file": Setting(
-        "ACCOUNTS_FILE", "/srv/jupyterhub/private/site/accounts.csv",
-        "The accounts file inside the container (compose mounts the folder ACCOUNTS_DIR, by default "
-        "the one of docker-compose.yml, read-only at /srv/jupyterhub/private/site).",
-    ),
-    "accounts_watch": Setting(
-        "ACCOUNTS_WATCH", "2",
-        "Seconds between looks at accounts.csv: a changed file is applied by itself, and an invalid "
-        "one leaves the hub as it was (0: only at start and with `hubsetup accounts sync`).", int,
-    ),
-    "state_dir": Setting(
-        "HUB_STATE_DIR", "/srv/jupyterhub/state",
-        "Hub state kept across container re-creation: hub database, generated secrets, the "
-        "account registry, LTI launch records. A volume of its own.",
-    ),
-    "home_root": Setting("HOME_ROOT", "/home", "Where user homes live (the jh_home volume)."),
-    "exchange_root": Setting(
-        "NBGRADER_EXCHANGE", "/srv/nbgrader/exchange",
-        "nbgrader exchange (the jh_exchange volume).",
-    ),
-    "courses_root": Setting(
-        "NBGRADER_COURSES", "/srv/nbgrader/courses",
-        "nbgrader course directories and gradebooks, one per course (the jh_courses volume).",
-    ),
-    "password_hash": Setting(
-        "PASSWORD_HASH", "sha512",
-        "How plaintext passwords from accounts.csv are hashed: sha512, yescrypt (slower, "
-        "stronger), sha256 or bcrypt.",
-    ),
-    "first_uid": Setting(
-        "FIRST_UID", "2000",
-        "Lowest UID/GID given to hub users and course groups; existing homes keep their UID.",
-        int,
-    ),
-    "admin_users": Setting(
-        "ADMIN_USERS", "",
-        "Space-separated logins that are JupyterHub admins (they can see and stop all servers).",
-    ),
-    "idle_timeout": Setting(
-        "IDLE_TIMEOUT", "3600",
-        "Seconds of inactivity after which a user's server is stopped (0 turns the culler off).",
-        int,
-    ),
-    "spawn_limit": Setting(
-        "CONCURRENT_SPAWN_LIMIT", "100",
-        "How many servers may be starting at once.", int,
-    ),
-    "starting_at_once": Setting(
-        "STARTING_AT_ONCE", "0",
-        "How many servers may be starting at the same moment; the others queue (not refused). "
-        "0: as many as CPU cores.", int,
-    ),
-    "start_timeout": Setting(
-        "START_TIMEOUT", "300",
-        "Seconds a user's server may take to start before the attempt is abandoned.", int,
-    ),
-    "lti_key": Setting(
-        "LTI_KEY", "",
-        "LTI consumer key an LMS signs launches with (with LTI_SECRET). When unset, "
-        "`hubsetup lti passport` generates a key and secret once and keeps them in the state volume.",
-    ),
-    "lti_secret": Setting("LTI_SECRET", "", "The secret that goes with LTI_KEY."),
-    "lti_username_key": Setting(
-        "LTI_USERNAME_KEY", "lis_person_sourcedid",
-        "Launch field that names the user (edX sends lis_person_sourcedid, the edX username, when "
-        "\"Request user's username\" is on); the anonymous user_id is used when it is absent.",
-    ),
-    "lti_uri_scheme": Setting(
-        "LTI_URI_SCHEME", "auto",
-        "Scheme of the launch URL the LMS signed: auto (from X-Forwarded-Proto), https or http. "
-        "Set https behind a TLS proxy that does not send X-Forwarded-Proto.",
-    ),
-    "lms_origins": Setting(
-        "LMS_ORIGINS", "",
-        "Space-separated origins allowed to show the hub inside a frame, e.g. "
-        "`https://courses.example.org https://studio.example.org` (edX shows LTI components "
-        "inline). Needs HTTPS: cookies then become `SameSite=None; Secure`.",
-    ),
-    "https_domain": Setting(
-        "HTTPS_DOMAIN", "",
-        "The name the hub is served under over HTTPS; compose sets it from DOMAIN (README: "
-        "\"HTTPS\"). Every cookie of the hub and of users' servers is then Secure.",
-    ),
-    "spawner": Setting(
-        "SPAWNER", "local",
-        "Where user servers run: local (processes in the hub container), docker (a container "
-        "per user; add docker-compose.docker.yml) or swarm (a Swarm service per user; "
-        "docker-stack.yml). README: \"Choosing where servers run\".",
-    ),
-    "user_image": Setting(
-        "USER_IMAGE", "teaching-hub-user:latest",
-        "Image of per-user containers (docker and swarm): the Dockerfile's `user` target.",
-    ),
-    "user_mem_limit": Setting(
-        "USER_MEM_LIMIT", "1G",
-        "Memory of one user's server and kernels together (docker and swarm), e.g. 512M, 2G; "
-        "past it the kernel that asked for more is killed.",
-    ),
-    "user_cpu_limit": Setting(
-        "USER_CPU_LIMIT", "1", "CPU cores one user's server may use (docker and swarm), e.g. 0.5.",
-        float,
-    ),
-    "user_process_limit": Setting(
-        "USER_PROCESS_LIMIT", "512",
-        "Processes and threads one user may run at once (server, kernels and terminals together), "
-        "in every mode: a fork or thread bomb stops there instead of exhausting the machine.", int,
-    ),
-    "user_disk_warning": Setting(
-        "USER_DISK_WARNING", "2G",
-        "`hubsetup status` warns about each user whose home holds more than this, e.g. 500M, 5G "
-        "(0: no warning). A filesystem of users' files over 90% full is always warned about.",
-    ),
-    "log_max_size": Setting(
-        "LOG_MAX_SIZE", "10m",
-        "Size at which a container's log is rotated (3 files are kept), e.g. 1m, 50m: the hub's "
-        "and users' containers alike, so printing in a loop cannot fill the disk. Set it in "
-        "`.env`: compose reads it for the hub's own container.",
-    ),
-    "user_tmp_size": Setting(
-        "USER_TMP_SIZE", "256M",
-        "Size of /tmp in users' containers (docker and swarm), held in memory and counted in "
-        "USER_MEM_LIMIT; the rest of a container's own files is read-only.",
-    ),
-    "user_network": Setting(
-        "USER_NETWORK", "",
-        "Docker network of per-user containers; empty: the hub's own network named `*_users`.",
-    ),
-    "grades_auto_push": Setting(
-        "GRADES_AUTO_PUSH", "0",
-        "Seconds between automatic pushes of new or changed scores to the LMS after grading "
-        "(0: off; push by hand with `hubsetup grades push`).", int,
-    ),
-}
+def check_origins(variable, value):
+    for origin in value.split():
+        if not ORIGIN.match(origin):
+            raise SystemExit(
+                f"{variable}: {origin!r} is not an origin like https://courses.example.org "
+                "(scheme and host, optional port, no path; '*' is not allowed)"
+            )
+
+
+def check_mode(variable, value):
+    if value not in MODES:
+        raise SystemExit(f"{variable}={value!r}: must be one of {', '.join(MODES)}")
+
+
+def check_size(variable, value):
+    parse_size(variable, value)
+
+
+def check_memory(variable, value):
+    if not MEMORY.match(value):
+        raise SystemExit(f"{variable}={value!r}: give a size like 512M or 2G")
+
+
+def check_positive(variable, value):
+    if value <= 0:
+        raise SystemExit(f"{variable}={value:g}: must be more than 0")
+
+
+def check_log_size(variable, value):
+    if not LOG_SIZE.match(value):
+        raise SystemExit(f"{variable}={value!r}: give a size like 500k, 10m or 1g")
+
+
+def declared():
+    """(field name, type, variable, default, help) of every setting, in the order of README."""
+    return [(f.name, f.type, f.metadata["env"], f.metadata["default"], f.metadata["help"])
+            for f in fields(Settings)]
 
 
 @dataclass(frozen=True)
 class Settings:
-    accounts_file: str
-    accounts_watch: int
-    state_dir: str
-    home_root: str
-    exchange_root: str
-    courses_root: str
-    password_hash: str
-    first_uid: int
-    admin_users: str
-    idle_timeout: int
-    spawn_limit: int
-    start_timeout: int
-    starting_at_once: int
-    lti_key: str
-    lti_secret: str
-    lti_username_key: str
-    lti_uri_scheme: str
-    grades_auto_push: int
-    lms_origins: str
-    https_domain: str
-    spawner: str
-    user_image: str
-    user_mem_limit: str
-    user_cpu_limit: float
-    user_process_limit: int
-    user_disk_warning: str
-    log_max_size: str
-    user_tmp_size: str
-    user_network: str
+    """Every setting, declared once: its variable, default (as written in hub.env), help, and
+    type; read by from_env, printed by `hubsetup settings`, tabled in README."""
+
+    accounts_file: str = setting(
+        "ACCOUNTS_FILE", "/srv/jupyterhub/private/site/accounts.csv",
+        "The accounts file inside the container (compose mounts the folder ACCOUNTS_DIR, by default "
+        "the one of docker-compose.yml, read-only at /srv/jupyterhub/private/site).",
+    )
+    accounts_watch: int = setting(
+        "ACCOUNTS_WATCH", "2",
+        "Seconds between looks at accounts.csv: a changed file is applied by itself, and an invalid "
+        "one leaves the hub as it was (0: only at start and with `hubsetup accounts sync`)."
+    )
+    state_dir: str = setting(
+        "HUB_STATE_DIR", "/srv/jupyterhub/state",
+        "Hub state kept across container re-creation: hub database, generated secrets, the "
+        "account registry, LTI launch records. A volume of its own.",
+    )
+    home_root: str = setting(
+        "HOME_ROOT", "/home", "Where user homes live (the jh_home volume)."
+    )
+    exchange_root: str = setting(
+        "NBGRADER_EXCHANGE", "/srv/nbgrader/exchange",
+        "nbgrader exchange (the jh_exchange volume).",
+    )
+    courses_root: str = setting(
+        "NBGRADER_COURSES", "/srv/nbgrader/courses",
+        "nbgrader course directories and gradebooks, one per course (the jh_courses volume).",
+    )
+    password_hash: str = setting(
+        "PASSWORD_HASH", "sha512",
+        "How plaintext passwords from accounts.csv are hashed: sha512, yescrypt (slower, "
+        "stronger), sha256 or bcrypt.",
+    )
+    first_uid: int = setting(
+        "FIRST_UID", "2000",
+        "Lowest UID/GID given to hub users and course groups; existing homes keep their UID."
+    )
+    admin_users: str = setting(
+        "ADMIN_USERS", "",
+        "Space-separated logins that are JupyterHub admins (they can see and stop all servers).",
+    )
+    idle_timeout: int = setting(
+        "IDLE_TIMEOUT", "3600",
+        "Seconds of inactivity after which a user's server is stopped (0 turns the culler off)."
+    )
+    spawn_limit: int = setting(
+        "CONCURRENT_SPAWN_LIMIT", "100",
+        "How many servers may be starting at once."
+    )
+    starting_at_once: int = setting(
+        "STARTING_AT_ONCE", "0",
+        "How many servers may be starting at the same moment; the others queue (not refused). "
+        "0: as many as CPU cores."
+    )
+    start_timeout: int = setting(
+        "START_TIMEOUT", "300",
+        "Seconds a user's server may take to start before the attempt is abandoned."
+    )
+    lti_key: str = setting(
+        "LTI_KEY", "",
+        "LTI consumer key an LMS signs launches with (with LTI_SECRET). When unset, "
+        "`hubsetup lti passport` generates a key and secret once and keeps them in the state volume.",
+    )
+    lti_secret: str = setting(
+        "LTI_SECRET", "", "The secret that goes with LTI_KEY."
+    )
+    lti_username_key: str = setting(
+        "LTI_USERNAME_KEY", "lis_person_sourcedid",
+        "Launch field that names the user (edX sends lis_person_sourcedid, the edX username, when "
+        "\"Request user's username\" is on); the anonymous user_id is used when it is absent.",
+    )
+    lti_uri_scheme: str = setting(
+        "LTI_URI_SCHEME", "auto",
+        "Scheme of the launch URL the LMS signed: auto (from X-Forwarded-Proto), https or http. "
+        "Set https behind a TLS proxy that does not send X-Forwarded-Proto.",
+    )
+    lms_origins: str = setting(
+        "LMS_ORIGINS", "",
+        "Space-separated origins allowed to show the hub inside a frame, e.g. "
+        "`https://courses.example.org https://studio.example.org` (edX shows LTI components "
+        "inline). Needs HTTPS: cookies then become `SameSite=None; Secure`.",
+        check=check_origins,
+    )
+    https_domain: str = setting(
+        "HTTPS_DOMAIN", "",
+        "The name the hub is served under over HTTPS; compose sets it from DOMAIN (README: "
+        "\"HTTPS\"). Every cookie of the hub and of users' servers is then Secure.",
+    )
+    spawner: str = setting(
+        "SPAWNER", "local",
+        "Where user servers run: local (processes in the hub container), docker (a container "
+        "per user; add docker-compose.docker.yml) or swarm (a Swarm service per user; "
+        "docker-stack.yml). README: \"Choosing where servers run\".",
+        check=check_mode,
+    )
+    user_image: str = setting(
+        "USER_IMAGE", "teaching-hub-user:latest",
+        "Image of per-user containers (docker and swarm): the Dockerfile's `user` target.",
+    )
+    user_mem_limit: str = setting(
+        "USER_MEM_LIMIT", "1G",
+        "Memory of one user's server and kernels together (docker and swarm), e.g. 512M, 2G; "
+        "past it the kernel that asked for more is killed.",
+        check=check_memory,
+    )
+    user_cpu_limit: float = setting(
+        "USER_CPU_LIMIT", "1", "CPU cores one user's server may use (docker and swarm), e.g. 0.5.",
+        check=check_positive,
+    )
+    user_process_limit: int = setting(
+        "USER_PROCESS_LIMIT", "512",
+        "Processes and threads one user may run at once (server, kernels and terminals together), "
+        "in every mode: a fork or thread bomb stops there instead of exhausting the machine."
+    )
+    user_disk_warning: str = setting(
+        "USER_DISK_WARNING", "2G",
+        "`hubsetup status` warns about each user whose home holds more than this, e.g. 500M, 5G "
+        "(0: no warning). A filesystem of users' files over 90% full is always warned about.",
+        check=check_size,
+    )
+    log_max_size: str = setting(
+        "LOG_MAX_SIZE", "10m",
+        "Size at which a container's log is rotated (3 files are kept), e.g. 1m, 50m: the hub's "
+        "and users' containers alike, so printing in a loop cannot fill the disk. Set it in "
+        "`.env`: compose reads it for the hub's own container.",
+        check=check_log_size,
+    )
+    user_tmp_size: str = setting(
+        "USER_TMP_SIZE", "256M",
+        "Size of /tmp in users' containers (docker and swarm), held in memory and counted in "
+        "USER_MEM_LIMIT; the rest of a container's own files is read-only.",
+        check=check_size,
+    )
+    user_network: str = setting(
+        "USER_NETWORK", "",
+        "Docker network of per-user containers; empty: the hub's own network named `*_users`.",
+    )
+    grades_auto_push: int = setting(
+        "GRADES_AUTO_PUSH", "0",
+        "Seconds between automatic pushes of new or changed scores to the LMS after grading "
+        "(0: off; push by hand with `hubsetup grades push`)."
+    )
 
     @classmethod
     def from_env(cls, env=None, **overrides):
@@ -205,22 +223,22 @@ class Settings:
             if env.get(name):
                 raise SystemExit(f"{name} is no longer read: {instead}")
         values = {}
-        for name, setting in SETTINGS.items():
-            raw = env.get(setting.env, setting.default)
+        for name, kind, variable, default, _ in declared():
+            raw = env.get(variable, default)
             try:
-                values[name] = setting.kind(raw)
+                values[name] = kind(raw)
             except ValueError:
-                raise SystemExit(
-                    f"setting {setting.env}={raw!r} must be a {setting.kind.__name__}"
-                )
+                raise SystemExit(f"setting {variable}={raw!r} must be a {kind.__name__}")
         values.update(overrides)
         return cls(**values)
 
     def check(self):
         """Every value with a form of its own, checked at once: the hub refuses to start with
         a message naming the setting, instead of failing later at the first use."""
-        return (self.frame_origins, self.lti_consumers, self.spawner_mode, self.disk_warning_bytes, self.log_size,
-                self.tmp_size_bytes)
+        for f in fields(self):
+            if f.metadata["check"]:
+                f.metadata["check"](f.metadata["env"], getattr(self, f.name))
+        self.lti_consumers  # noqa: B018 (the one rule between two settings)
 
     @property
     def admins(self):
@@ -230,14 +248,8 @@ class Settings:
     @property
     def frame_origins(self):
         """LMS_ORIGINS as a list, each checked: scheme://host[:port], nothing more."""
-        origins = self.lms_origins.split()
-        for origin in origins:
-            if not ORIGIN.match(origin):
-                raise SystemExit(
-                    f"LMS_ORIGINS: {origin!r} is not an origin like https://courses.example.org "
-                    "(scheme and host, optional port, no path; '*' is not allowed)"
-                )
-        return origins
+        check_origins("LMS_ORIGINS", self.lms_origins)
+        return self.lms_origins.split()
 
     @property
     def lti_consumers(self):
@@ -248,8 +260,7 @@ class Settings:
 
     @property
     def spawner_mode(self):
-        if self.spawner not in SPAWNER_MODES:
-            raise SystemExit(f"SPAWNER={self.spawner!r}: must be one of {', '.join(SPAWNER_MODES)}")
+        check_mode("SPAWNER", self.spawner)
         return self.spawner
 
     @property
@@ -259,13 +270,6 @@ class Settings:
     @property
     def tmp_size_bytes(self):
         return parse_size("USER_TMP_SIZE", self.user_tmp_size)
-
-    @property
-    def log_size(self):
-        """LOG_MAX_SIZE as Docker's json-file log driver takes it."""
-        if not LOG_SIZE.match(self.log_max_size):
-            raise SystemExit(f"LOG_MAX_SIZE={self.log_max_size!r}: give a size like 500k, 10m or 1g")
-        return self.log_max_size
 
     @property
     def registry_path(self):
@@ -290,11 +294,11 @@ def environment(env=None):
     """The settings given in this environment, for processes JupyterHub starts with a filtered
     environment of their own (its managed services)."""
     env = os.environ if env is None else env
-    return {setting.env: env[setting.env] for setting in SETTINGS.values() if setting.env in env}
+    return {variable: env[variable] for _, _, variable, _, _ in declared() if variable in env}
 
 
 def markdown_table():
     rows = ["| Variable | Default | What it does |", "|---|---|---|"]
-    for setting in SETTINGS.values():
-        rows.append(f"| `{setting.env}` | `{setting.default}` | {setting.help} |")
+    for _, _, variable, default, help in declared():
+        rows.append(f"| `{variable}` | `{default}` | {help} |")
     return "\n".join(rows)

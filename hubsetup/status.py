@@ -3,7 +3,7 @@
 import os
 import sqlite3
 
-from . import containers, registry
+from . import modes, registry
 
 FULL_WARNING = 0.90  # share of a filesystem in use past which `status` warns
 
@@ -93,17 +93,5 @@ def report(settings, largest=5):
         f"WARNING: {login}'s home holds {human(size)}, more than USER_DISK_WARNING={settings.user_disk_warning}"
         for login, size in sorted(homes.items()) if limit and size > limit
     ]
-    if settings.spawner_mode != "local":
-        lines += container_memory(settings, largest)
+    lines += modes.of(settings).call("status_lines", settings, largest) or []
     return "\n".join(lines + warnings)
-
-
-def container_memory(settings, largest):
-    """Docker and swarm modes: memory of users' containers against their limit."""
-    client = containers.docker_client()
-    in_use = containers.memory_in_use(client, containers.discover(client, settings).project)
-    lines = [f"user containers on this node: {len(in_use)} (each limited to {settings.user_mem_limit} of memory, "
-             f"{settings.user_cpu_limit:g} CPU); using the most memory:"]
-    for login, (used, limit) in sorted(in_use.items(), key=lambda item: -item[1][0])[:largest]:
-        lines.append(f"  {login}: {human(used)} of {human(limit)} ({100 * used / limit:.0f}%)")
-    return lines

@@ -1,24 +1,20 @@
-"""`hubsetup accounts sync`: make the system's users match accounts.csv and the registry.
+"""`hubsetup accounts sync`: accounts.csv into the registry, then the registry onto the system.
 
 Order matters: validate the whole file, plan every change in the registry, hash new passwords
-in one batch, then project the registry onto /etc (one write) and the homes. A no-op sync
-reads, compares, and writes nothing.
+in one batch, then hand the registry to hubsetup.provision (one write of /etc, the homes). A
+no-op sync reads, compares, and writes nothing.
 """
 
 import hashlib
 import hmac
 import json
-import logging
 import os
-import shutil
 from dataclasses import dataclass, field
 
 from . import accounts as accounts_file
-from . import courses, passwords, registry, safe_paths, system
+from . import courses, passwords, provision, registry, system
 from .ids import IdPool
 from .keys import ensure_secret
-
-log = logging.getLogger(__name__)
 
 DIGEST_KEY_FILE = "password-digest.key"
 APPLIED_FILE = "accounts-applied.json"
@@ -178,7 +174,7 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
             report.courses = registry.course_sizes(db)
             if dry_run:
                 raise _DryRun
-            report.files_written, report.homes_created, report.warnings = apply_registry(db, settings, etc_files)
+            report.files_written, report.homes_created, report.warnings = provision.apply(db, settings, etc_files)
             record_applied(settings, report.source)
     except _DryRun:
         pass
@@ -210,63 +206,3 @@ def check_accounts(settings, path, etc="/etc"):
             known = registry.users(db)
     rows, _ = accounts_file.load(path, system.EtcFiles(etc).system_logins(known))
     return _without_lti_conflicts(rows, known)
-
-
-def remove_users(settings, logins, keep_home=False, etc="/etc", running=()):
-    """Remove LTI users: registry rows, /etc entries, course memberships and (unless keep_home)
-    their homes. accounts.csv users are refused: removing their row locks them instead."""
-    with registry.connect(settings.registry_path) as db:
-        etc_files = system.EtcFiles(etc)
-        known = registry.users(db)
-        problems = [f"{login!r} is not a hub user" for login in logins if login not in known]
-        problems += [
-            f"{login!r} comes from accounts.csv: remove its row there (that locks it, keeping its files)"
-            for login in logins if login in known and known[login]["origin"] == "csv"
-        ]
-        problems += [f"{login!r} has a running server: stop it first" for login in logins if login in running]
-        if problems:
-            raise ValueError("; ".join(problems))
-        for login in logins:
-            registry.remove_user(db, login)
-            etc_files.remove_user(login)
-        apply_registry(db, settings, etc_files, logins=[])
-    if not keep_home:
-        for login in logins:
-            shutil.rmtree(home_of(settings, login), ignore_errors=True)
-
-
-def apply_registry(db, settings, etc_files, logins=None):
-    """Project the registry onto /etc, the homes and the course directories.
-
-    `logins` limits the users (and homes) looked at, for a single LTI user; course groups are
-    always written whole. A home or folder that a user tampered with is skipped with a warning:
-    one user's mischief never stops everyone else's sync. Returns (files written, homes
-    created, warnings)."""
-    users = registry.users(db)
-    chosen = [users[login] for login in logins] if logins is not None else list(users.values())
-    for user in chosen:
-        password_hash = user["password_hash"] if user["active"] else system.locked(user["password_hash"])
-        etc_files.set_user(system.User(user["login"], user["uid"], password_hash, home_of(settings, user["login"])))
-    for group in courses.groups(db):
-        etc_files.set_group(group)
-    written = etc_files.write()
-    skel_files = system.skeleton()
-    created, warnings = [], []
-    os.makedirs(settings.home_root, exist_ok=True)  # the volume's mount point, or a test's folder
-    with safe_paths.open_path(settings.home_root) as homes:
-        for user in chosen:
-            home = system.User(user["login"], user["uid"], "", home_of(settings, user["login"]))
-            try:
-                if system.ensure_home(homes, home, skel_files):
-                    created.append(user["login"])
-            except (safe_paths.Tampered, OSError) as error:
-                warnings.append(f"user {user['login']}: home skipped, {error}")
-    warnings += courses.ensure_course_dirs(db, settings)
-    warnings += courses.ensure_instructor_links(db, settings, logins)
-    for warning in warnings:
-        log.warning("%s", warning)
-    return written, created, warnings
-
-
-def home_of(settings, login):
-    return os.path.join(settings.home_root, login)

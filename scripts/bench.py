@@ -141,8 +141,8 @@ class Compose:
 
 # The settings the hub runs with, as the image's own hubsetup reads them (defaults filled in).
 SETTINGS_SNIPPET = (
-    "import json\nfrom hubsetup.settings import SETTINGS, Settings\nsettings = Settings.from_env()\n"
-    "print(json.dumps({s.env: getattr(settings, name) for name, s in SETTINGS.items() if 'SECRET' not in s.env}))"
+    "import json\nfrom hubsetup.settings import Settings, declared\nsettings = Settings.from_env()\n"
+    "print(json.dumps({env: getattr(settings, name) for name, _, env, _, _ in declared() if 'SECRET' not in env}))"
 )
 
 

@@ -72,14 +72,6 @@ def test_a_hub_without_the_docker_volumes_is_told_which_ones_and_how():
         )
 
 
-@pytest.mark.parametrize("value", ["1 GB", "lots", "-1G", ""])
-def test_a_bad_memory_limit_names_the_setting(value):
-    where = placement(**{p: plain("v") for p in ("/home", "/srv/nbgrader/exchange", "/srv/nbgrader/courses",
-                                                 containers.NAMES_DIR)})
-    with pytest.raises(SystemExit, match="USER_MEM_LIMIT"):
-        containers.check_placement(where, settings(user_mem_limit=value))
-
-
 def test_the_users_network_is_the_hubs_network_named_users():
     assert containers.users_network(settings(), ["school_default", "school_users"]) == "school_users"
     with pytest.raises(SystemExit, match=r"exactly one network named \*_users \(it is on: bridge\)"):

@@ -1,11 +1,12 @@
 """Settings: the README's table is the generated one; the sample file matches the warning."""
 
 import os
+import re
 
 import pytest
 
 from hubsetup import accounts
-from hubsetup.settings import Settings, markdown_table
+from hubsetup.settings import Settings, declared, markdown_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -51,3 +52,25 @@ def test_sizes_are_read_in_binary_units(text, size):
 def test_a_bad_size_stops_the_hub_naming_the_setting(variable, value):
     with pytest.raises(SystemExit, match=f"{variable}='{value}': give a size like"):
         Settings.from_env({variable: value}).check()
+
+
+@pytest.mark.parametrize("value", ["1 GB", "lots", "-1G", ""])
+def test_a_bad_memory_limit_names_the_setting(value):
+    with pytest.raises(SystemExit, match=f"USER_MEM_LIMIT='{value}': give a size like 512M or 2G"):
+        Settings.from_env({"USER_MEM_LIMIT": value}).check()
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("USER_CPU_LIMIT", "0", "USER_CPU_LIMIT=0: must be more than 0"),
+    ("SPAWNER", "kubernetes", "SPAWNER='kubernetes': must be one of local, docker, swarm"),
+    ("LMS_ORIGINS", "https://x.org/path", "LMS_ORIGINS: 'https://x.org/path' is not an origin"),
+])
+def test_every_checked_setting_is_checked_at_start(variable, value, message):
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        Settings.from_env({variable: value}).check()
+
+
+def test_each_variable_is_declared_once_and_read_as_its_type():
+    names = [variable for _, _, variable, _, _ in declared()]
+    assert len(names) == len(set(names))
+    assert Settings.from_env({}).accounts_watch == 2 and Settings.from_env({}).user_cpu_limit == 1.0

@@ -176,7 +176,7 @@ def test_removed_lti_user_is_gone_and_its_uid_never_reused(site):
     site.sync("prof1;wawa;1\n")
     login = launch_as(site, "leaver")
     uid = site.table("passwd")[login][2]
-    from hubsetup.sync import remove_users
+    from hubsetup.provision import remove_users
 
     remove_users(site.settings, [login], etc=str(site.etc))
     assert login not in site.table("passwd") and login not in site.table("shadow")
@@ -300,7 +300,7 @@ def test_a_course_an_lti_consumer_made_is_not_joined_by_a_later_csv_row(site):
 
 
 def test_a_removed_lti_login_is_never_given_to_someone_else(site):
-    from hubsetup.sync import remove_users
+    from hubsetup.provision import remove_users
 
     login, _ = launch_in(site, "bob", "course-v1:X+Y+Z")
     remove_users(site.settings, [login], etc=str(site.etc))
