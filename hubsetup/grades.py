@@ -55,8 +55,11 @@ def export_csv(rows, output):
 
 # --- pushing grades to the LMS ---------------------------------------------------------------
 
-SENT, WOULD_SEND, UNCHANGED, FAILED = "sent", "would send", "unchanged", "failed"
-NO_LAUNCH, NOT_GRADED, NOT_SCORED = "no launch yet", "not graded", "component not scored"
+SENT, WOULD_SEND, UNCHANGED = "sent", "would send", "unchanged"
+NO_LAUNCH, NOT_GRADED = "no launch yet", "not graded"
+NOT_SCORED, FAILED = outcomes.NOT_SCORED, outcomes.FAILED
+# A launch record's protocol -> the sender of its grades (hubsetup.outcomes' interface).
+SENDERS = {outcomes.LTI11Sender.protocol: outcomes.LTI11Sender}
 
 
 @dataclass
@@ -83,15 +86,15 @@ def plan_push(rows, launches):
     ]
 
 
-def push_grades(settings, course, assignment, dry_run=False, only_changed=False, send=outcomes.send_score):
-    """Send each launched student's score for one assignment; returns a PushResult per student."""
+def push_grades(settings, course, assignment, dry_run=False, only_changed=False, post=outcomes.send_score):
+    """Send each launched student's score for one assignment; returns a PushResult per student.
+    `post` is what LTI 1.1 sends with (tests give a stand-in)."""
     rows = gradebook_rows(course, courses.course_dir(settings, course), assignment)
     consumers = lti.all_consumers(settings.state_dir, settings.lti_consumers)
     with registry.connect(settings.registry_path, write=False) as db:
         launches = registry.launches(db, course, assignment)
-    results = []
-    for student, launch, score in plan_push(rows, launches):
-        results.append(_push_one(student, launch, score, consumers, dry_run, only_changed, send))
+    pusher = Pusher({protocol: sender(consumers, post) for protocol, sender in SENDERS.items()}, dry_run, only_changed)
+    results = [pusher.push(student, launch, score) for student, launch, score in plan_push(rows, launches)]
     sent = [(r.student, r.score) for r in results if r.status == SENT]
     if sent:
         with registry.connect(settings.registry_path) as db:
@@ -100,22 +103,34 @@ def push_grades(settings, course, assignment, dry_run=False, only_changed=False,
     return results
 
 
-def _push_one(student, launch, score, consumers, dry_run, only_changed, send):
-    if launch is None:
-        return PushResult(student, NO_LAUNCH, score, "the student has not opened the LMS component")
-    if score is None:
-        return PushResult(student, NOT_GRADED, None, "no graded submission in the gradebook")
-    if not launch["outcome_service_url"] or not launch["result_sourcedid"]:
-        return PushResult(student, NOT_SCORED, score, "the LMS sent no outcome service (is the component graded?)")
-    if only_changed and launch["pushed_score"] is not None and abs(launch["pushed_score"] - score) < 1e-9:
-        return PushResult(student, UNCHANGED, score)
-    secret = consumers.get(launch["consumer_key"])
-    if secret is None:
-        return PushResult(student, FAILED, score, f"LTI consumer key {launch['consumer_key']!r} is no longer configured")
-    if dry_run:
-        return PushResult(student, WOULD_SEND, score, launch["outcome_service_url"])
-    outcome = send(launch["outcome_service_url"], launch["consumer_key"], secret, launch["result_sourcedid"], score)
-    return PushResult(student, SENT if outcome.ok else FAILED, score, outcome.detail)
+@dataclass
+class Pusher:
+    """What happens to one student's score: the checks every protocol shares, then the sender
+    of the launch's protocol."""
+
+    senders: dict  # protocol -> sender
+    dry_run: bool = False
+    only_changed: bool = False
+
+    def push(self, student, launch, score):
+        if launch is None:
+            return PushResult(student, NO_LAUNCH, score, "the student has not opened the LMS component")
+        if score is None:
+            return PushResult(student, NOT_GRADED, None, "no graded submission in the gradebook")
+        sender = self.senders.get(launch["protocol"])
+        if sender is None:
+            return PushResult(student, FAILED, score, f"no sender for {launch['protocol']} launches")
+        # A score the LMS took is never sent again unchanged (only a launch with somewhere
+        # to send has one), whatever has become of its consumer since.
+        if self.only_changed and launch["pushed_score"] is not None and abs(launch["pushed_score"] - score) < 1e-9:
+            return PushResult(student, UNCHANGED, score)
+        refused = sender.cannot_send(launch)
+        if refused:
+            return PushResult(student, refused[0], score, refused[1])
+        if self.dry_run:
+            return PushResult(student, WOULD_SEND, score, sender.destination(launch))
+        outcome = sender.send(launch, score)
+        return PushResult(student, SENT if outcome.ok else FAILED, score, outcome.detail)
 
 
 def push_table(results):

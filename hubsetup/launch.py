@@ -25,6 +25,7 @@ class Launch:
     assignment: str = ""
     outcome_service_url: str = ""
     result_sourcedid: str = ""
+    protocol: str = "lti11"  # which protocol's sender takes the grade back (hubsetup.grades)
 
 
 def _free_login(db, etc_files, settings, lti_user):
@@ -99,6 +100,7 @@ def apply_launch(settings, launch, etc="/etc"):
             "consumer_key": launch.consumer_key, "resource_link_id": launch.resource_link_id,
             "outcome_service_url": launch.outcome_service_url,
             "result_sourcedid": launch.result_sourcedid, "launched_at": time.time(),
+            "protocol": launch.protocol,
         })
         provision.apply(db, settings, etc_files, logins=[login])
     return login, course

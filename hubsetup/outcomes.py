@@ -16,6 +16,8 @@ from oauthlib.oauth1 import Client
 
 NS = "http://www.imsglobal.org/services/ltiv1p1/xsd/imsoms_v1p0"
 TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+# Push statuses a sender gives (hubsetup.grades has the others).
+NOT_SCORED, FAILED = "component not scored", "failed"
 
 
 @dataclass
@@ -90,3 +92,29 @@ def _verdict(response, attempt):
     if major == "success":
         return Outcome(True, description or "success", attempt)
     return Outcome(False, f"LMS said {major}: {description or 'no description'}", attempt)
+
+
+class LTI11Sender:
+    """The grade of an LTI 1.1 launch: replaceResult to the launch's outcome service, signed
+    with its consumer's secret. A sender per protocol, each with this interface, is chosen by
+    the `protocol` of the launch record (hubsetup.grades)."""
+
+    protocol = "lti11"
+
+    def __init__(self, consumers, post=send_score):
+        self.consumers, self.post = consumers, post
+
+    def cannot_send(self, launch):
+        """(status, why) when this launch's score cannot go back, else None."""
+        if not launch["outcome_service_url"] or not launch["result_sourcedid"]:
+            return NOT_SCORED, "the LMS sent no outcome service (is the component graded?)"
+        if launch["consumer_key"] not in self.consumers:
+            return FAILED, f"LTI consumer key {launch['consumer_key']!r} is no longer configured"
+        return None
+
+    def destination(self, launch):
+        return launch["outcome_service_url"]
+
+    def send(self, launch, score):
+        secret = self.consumers[launch["consumer_key"]]
+        return self.post(launch["outcome_service_url"], launch["consumer_key"], secret, launch["result_sourcedid"], score)

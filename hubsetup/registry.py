@@ -9,60 +9,111 @@ import os
 import sqlite3
 import time
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    login TEXT PRIMARY KEY,
-    uid INTEGER NOT NULL UNIQUE,
-    origin TEXT NOT NULL,              -- 'csv' or 'lti'
-    active INTEGER NOT NULL DEFAULT 1, -- 0: locked (row removed from accounts.csv)
-    password_hash TEXT NOT NULL,       -- what /etc/shadow gets ('!' for no password)
-    password_digest TEXT NOT NULL DEFAULT '' -- keyed digest of the accounts.csv password field
-);
-CREATE TABLE IF NOT EXISTS courses (
-    course TEXT PRIMARY KEY,
-    student_gid INTEGER NOT NULL UNIQUE,     -- group nbgrader-<course>: everyone in the course
-    instructor_gid INTEGER NOT NULL UNIQUE   -- group formgrade-<course>: its instructors
-);
-CREATE TABLE IF NOT EXISTS memberships (
-    login TEXT NOT NULL REFERENCES users(login),
-    course TEXT NOT NULL REFERENCES courses(course),
-    role TEXT NOT NULL,                -- 'instructor' or 'student'
-    origin TEXT NOT NULL,              -- 'csv' or 'lti': a CSV sync only rewrites its own
-    PRIMARY KEY (login, course)
-);
-CREATE TABLE IF NOT EXISTS retired_ids (
-    id INTEGER PRIMARY KEY             -- UIDs of removed users: files may still carry them
-);
-CREATE TABLE IF NOT EXISTS lti_identities (
-    consumer_key TEXT NOT NULL,
-    lti_user TEXT NOT NULL,            -- the launch's user value (edX username or anonymous id)
-    login TEXT NOT NULL REFERENCES users(login),
-    PRIMARY KEY (consumer_key, lti_user)
-);
-CREATE TABLE IF NOT EXISTS lti_contexts (
-    consumer_key TEXT NOT NULL,
-    context_id TEXT NOT NULL,          -- the LMS's course id (edX: course-v1:Org+Num+Run)
-    course TEXT NOT NULL REFERENCES courses(course), -- an admin may map several contexts to one
-    made_by TEXT NOT NULL DEFAULT 'launch', -- 'launch': the course is the consumer's; 'admin': mapped
-    PRIMARY KEY (consumer_key, context_id)
-);
-CREATE TABLE IF NOT EXISTS retired_logins (
-    login TEXT PRIMARY KEY             -- removed users: JupyterHub may still know the name
-);
-CREATE TABLE IF NOT EXISTS launches (
-    login TEXT NOT NULL,
-    course TEXT NOT NULL,
-    assignment TEXT NOT NULL,          -- '' when the launch names no assignment
-    consumer_key TEXT NOT NULL,
-    resource_link_id TEXT NOT NULL,
-    outcome_service_url TEXT NOT NULL DEFAULT '',
-    result_sourcedid TEXT NOT NULL DEFAULT '',
-    launched_at REAL NOT NULL,
-    pushed_score REAL,                 -- the last score the LMS accepted (0.0-1.0)
-    pushed_at REAL,
-    PRIMARY KEY (login, course, assignment)
-);
-"""
+# The registry's schema, as numbered steps: PRAGMA user_version says how many a registry has
+# had, and `migrate` runs the rest at the first connection of a newer version. A step is never
+# changed once released: a new column or table is a new step at the end.
+TABLES_OF_2026 = (
+    """
+    CREATE TABLE IF NOT EXISTS users (
+        login TEXT PRIMARY KEY,
+        uid INTEGER NOT NULL UNIQUE,
+        origin TEXT NOT NULL,              -- 'csv' or 'lti'
+        active INTEGER NOT NULL DEFAULT 1, -- 0: locked (row removed from accounts.csv)
+        password_hash TEXT NOT NULL,       -- what /etc/shadow gets ('!' for no password)
+        password_digest TEXT NOT NULL DEFAULT '' -- keyed digest of the accounts.csv password field
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS courses (
+        course TEXT PRIMARY KEY,
+        student_gid INTEGER NOT NULL UNIQUE,     -- group nbgrader-<course>: everyone in the course
+        instructor_gid INTEGER NOT NULL UNIQUE   -- group formgrade-<course>: its instructors
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS memberships (
+        login TEXT NOT NULL REFERENCES users(login),
+        course TEXT NOT NULL REFERENCES courses(course),
+        role TEXT NOT NULL,                -- 'instructor' or 'student'
+        origin TEXT NOT NULL,              -- 'csv' or 'lti': a CSV sync only rewrites its own
+        PRIMARY KEY (login, course)
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS retired_ids (
+        id INTEGER PRIMARY KEY             -- UIDs of removed users: files may still carry them
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS lti_identities (
+        consumer_key TEXT NOT NULL,
+        lti_user TEXT NOT NULL,            -- the launch's user value (edX username or anonymous id)
+        login TEXT NOT NULL REFERENCES users(login),
+        PRIMARY KEY (consumer_key, lti_user)
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS lti_contexts (
+        consumer_key TEXT NOT NULL,
+        context_id TEXT NOT NULL,          -- the LMS's course id (edX: course-v1:Org+Num+Run)
+        course TEXT NOT NULL REFERENCES courses(course), -- an admin may map several contexts to one
+        made_by TEXT NOT NULL DEFAULT 'launch', -- 'launch': the course is the consumer's; 'admin': mapped
+        PRIMARY KEY (consumer_key, context_id)
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS retired_logins (
+        login TEXT PRIMARY KEY             -- removed users: JupyterHub may still know the name
+    );
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS launches (
+        login TEXT NOT NULL,
+        course TEXT NOT NULL,
+        assignment TEXT NOT NULL,          -- '' when the launch names no assignment
+        consumer_key TEXT NOT NULL,
+        resource_link_id TEXT NOT NULL,
+        outcome_service_url TEXT NOT NULL DEFAULT '',
+        result_sourcedid TEXT NOT NULL DEFAULT '',
+        launched_at REAL NOT NULL,
+        pushed_score REAL,                 -- the last score the LMS accepted (0.0-1.0)
+        pushed_at REAL,
+        PRIMARY KEY (login, course, assignment)
+    );
+    """,
+)
+MIGRATIONS = (
+    ("the tables of the first versions", TABLES_OF_2026),
+    ("launches record their protocol: grades go back by the protocol of the launch", (
+        "ALTER TABLE launches ADD COLUMN protocol TEXT NOT NULL DEFAULT 'lti11'",
+    )),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class NewerRegistry(SystemExit):
+    """The registry was written by a newer version of the hub than this one: the hub stops with
+    this message rather than guess at tables it does not know."""
+
+
+def migrate(db):
+    """Bring the registry to SCHEMA_VERSION, each step in the transaction that records it, so
+    two processes starting at once cannot run a step twice."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise NewerRegistry(
+                f"the account registry has schema {version}, newer than this hub's {SCHEMA_VERSION}: "
+                "run the newer image, or restore a backup made by this version")
+        for _, statements in MIGRATIONS[version:]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 @contextlib.contextmanager
@@ -82,7 +133,8 @@ def connect(path, write=True):
         if new:
             os.chmod(path, 0o600)
             db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)  # also adds the tables a newer version brings
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            migrate(db)
         db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield db
@@ -254,11 +306,12 @@ def record_launch(db, launch):
     """Keep the newest launch per (login, course, assignment): where to send its grade."""
     db.execute(
         "INSERT INTO launches (login, course, assignment, consumer_key, resource_link_id,"
-        " outcome_service_url, result_sourcedid, launched_at) VALUES (:login, :course, :assignment,"
-        " :consumer_key, :resource_link_id, :outcome_service_url, :result_sourcedid, :launched_at)"
+        " outcome_service_url, result_sourcedid, launched_at, protocol) VALUES (:login, :course, :assignment,"
+        " :consumer_key, :resource_link_id, :outcome_service_url, :result_sourcedid, :launched_at, :protocol)"
         " ON CONFLICT(login, course, assignment) DO UPDATE SET consumer_key = excluded.consumer_key,"
         " resource_link_id = excluded.resource_link_id, outcome_service_url = excluded.outcome_service_url,"
-        " result_sourcedid = excluded.result_sourcedid, launched_at = excluded.launched_at",
+        " result_sourcedid = excluded.result_sourcedid, launched_at = excluded.launched_at,"
+        " protocol = excluded.protocol",
         launch,
     )
 

@@ -2,10 +2,10 @@
 here; tests/integration/test_grades.py runs the real ones)."""
 
 from hubsetup import grades
-from hubsetup.outcomes import Outcome
+from hubsetup.outcomes import LTI11Sender, Outcome
 
 LAUNCH = {"consumer_key": "k", "outcome_service_url": "http://lms/outcomes", "result_sourcedid": "sid",
-          "pushed_score": None}
+          "pushed_score": None, "protocol": "lti11"}
 
 
 def row(student, score, submitted=True, max_score=2.0):
@@ -20,10 +20,8 @@ def statuses(rows, launches, **kwargs):
         sent.append((sourcedid, score))
         return Outcome(sourcedid != "bad", "ok" if sourcedid != "bad" else "LMS said failure: nope")
 
-    results = [
-        grades._push_one(student, launch, score, {"k": "s"}, send=send, dry_run=False, only_changed=False, **kwargs)
-        for student, launch, score in grades.plan_push(rows, launches)
-    ]
+    pusher = grades.Pusher({"lti11": LTI11Sender({"k": "s"}, post=send)}, **kwargs)
+    results = [pusher.push(student, launch, score) for student, launch, score in grades.plan_push(rows, launches)]
     return {r.student: (r.status, r.score) for r in results}, sent
 
 
@@ -53,3 +51,14 @@ def test_table_lists_every_student_and_counts():
     assert lines[1].split() == ["eleve1", "1.0000", "sent", "ok"]
     assert lines[2].split() == ["eleve2", "no", "launch", "yet"]
     assert lines[-1] == "1 no launch yet, 1 sent"
+
+
+def test_a_launch_of_a_protocol_without_a_sender_fails_without_sending():
+    result, sent = statuses([row("a", 2.0)], [dict(LAUNCH, login="a", protocol="lti13")])
+    assert result == {"a": ("failed", 1.0)} and sent == []
+
+
+def test_only_changed_scores_are_sent_again():
+    result, sent = statuses([row("a", 2.0), row("b", 1.0)], [dict(LAUNCH, login="a", pushed_score=1.0),
+                                                             dict(LAUNCH, login="b", pushed_score=1.0)], only_changed=True)
+    assert result == {"a": ("unchanged", 1.0), "b": ("sent", 0.5)} and sent == [("sid", 0.5)]
