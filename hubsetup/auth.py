@@ -1,5 +1,5 @@
 """The hub's authenticator: the password form for accounts.csv users (PAM) and LTI 1.1 launches
-at /hub/lti/launch, in one class.
+at /hub/lti/launch, in one class; what a launch means is hubsetup.lti's.
 
 Who may log in is the registry's answer, not PAM's alone: a row removed from accounts.csv is
 locked in the registry even if someone re-enables the Linux account by hand, and system
@@ -17,12 +17,11 @@ from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler, LTI11Confi
 from ltiauthenticator.utils import convert_request_to_dict
 from tornado.web import HTTPError
 
-from . import courses, framed_launch, lti, lti11_validator, registry
-from .launch import Launch, apply_launch
+from . import courses, registry
+from .lti import framed_launch, lti11, lti11_validator, rules
+from .lti.consumers import all_consumers
+from .lti.launch import apply_launch
 from .settings import current as current_settings
-
-# Nonces of the signed launches of the last minute, for the whole hub process.
-_nonces = lti11_validator.NonceMemory()
 
 # Creating users rewrites /etc and makes homes: one at a time, and off the hub's event loop.
 _system_changes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubsetup-users")
@@ -46,9 +45,9 @@ class LaunchHandler(LTI11AuthenticateHandler):
         requested = args.get("custom_next") or self.get_argument("next", "")
         own_origin = f"{self.request.protocol}://{self.request.host}"
         try:
-            lti.check_origin(self.request.headers.get("Origin"), current_settings().frame_origins, own_origin)
-            next_url = lti.safe_next(requested, self.base_url, self.request.host)
-        except lti.LaunchError as error:
+            rules.check_origin(self.request.headers.get("Origin"), current_settings().frame_origins, own_origin)
+            next_url = rules.safe_next(requested, self.base_url, self.request.host)
+        except rules.LaunchError as error:
             self.log.warning("LTI launch refused: %s", error)
             raise HTTPError(error.status, str(error))
         user = await self.login_user()
@@ -69,6 +68,14 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
     @property
     def settings(self):
         return current_settings()
+
+    @property
+    def nonces(self):
+        """Nonces of the signed launches of the last minute, for the whole hub process (made at
+        the first launch, not when the module is imported)."""
+        if not hasattr(self, "_nonces"):
+            self._nonces = lti11_validator.NonceMemory()
+        return self._nonces
 
     def login_url(self, base_url):
         return PAMAuthenticator.login_url(self, base_url)
@@ -104,25 +111,16 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
         """Check, verify the signature, then map the launch to a hub user."""
         args = convert_request_to_dict(handler.request.arguments)
         # Re-read the consumers at each launch: one added with `hubsetup lti` needs no restart.
-        consumers = lti.all_consumers(self.settings.state_dir, self.settings.lti_consumers)
+        consumers = all_consumers(self.settings.state_dir, self.settings.lti_consumers)
         launch_url = f"{self.get_uri_scheme(handler.request)}://{handler.request.host}{handler.request.uri}"
         try:
-            lti.check_launch(args)
-            consumer_key = lti11_validator.verify(launch_url, args, consumers, _nonces, handler.request.headers)
-        except lti.LaunchError as error:
+            lti11.check_launch(args)
+            consumer_key = lti11_validator.verify(launch_url, args, consumers, self.nonces, handler.request.headers)
+        except rules.LaunchError as error:
             self.log.warning("LTI launch refused: %s (%s)", error, handler.request.remote_ip)
             raise HTTPError(error.status, str(error))
         launch_args = {name: value for name, value in args.items() if not name.startswith("oauth_")}
-        launch = Launch(
-            consumer_key=consumer_key,
-            lti_user=launch_args.get(self.username_key) or launch_args["user_id"],
-            context_id=launch_args.get("context_id") or "lti-" + consumer_key,
-            instructor=lti.is_instructor(launch_args.get("roles", "")),
-            resource_link_id=launch_args["resource_link_id"],
-            assignment=launch_args.get("custom_assignment", ""),
-            outcome_service_url=launch_args.get("lis_outcome_service_url", ""),
-            result_sourcedid=launch_args.get("lis_result_sourcedid", ""),
-        )
+        launch = lti11.launch_of(launch_args, consumer_key, self.username_key)
         login, course = await asyncio.get_running_loop().run_in_executor(
             _system_changes, apply_launch, self.settings, launch
         )

@@ -6,7 +6,8 @@ import os
 import sys
 import time
 
-from . import courses, grades, lti, modes, registry, status
+from . import courses, grades, modes, registry, status
+from .lti import consumers as lti_consumers
 from . import settings as settings_module
 from .accounts import AccountsError
 from .keys import ensure_secret
@@ -74,13 +75,13 @@ def show_settings(args, settings):
 
 def lti_passport(args, settings):
     """Print `id:key:secret` for edX Studio, generating a consumer on first use."""
-    consumers = lti.all_consumers(settings.state_dir, settings.lti_consumers)
+    consumers = lti_consumers.all_consumers(settings.state_dir, settings.lti_consumers)
     try:
         if args.team:
-            key = lti.team_key(args.team)
-            secret = consumers.get(key) or lti.new_consumer(settings.state_dir, key)[1]
+            key = lti_consumers.team_key(args.team)
+            secret = consumers.get(key) or lti_consumers.new_consumer(settings.state_dir, key)[1]
         elif args.new:
-            key, secret = lti.new_consumer(settings.state_dir, args.key)
+            key, secret = lti_consumers.new_consumer(settings.state_dir, args.key)
         elif args.key:
             if args.key not in consumers:
                 return unknown_consumer(args.key, consumers)
@@ -89,8 +90,8 @@ def lti_passport(args, settings):
             key = settings.lti_key or sorted(consumers)[0]
             secret = consumers[key]
         else:
-            key, secret = lti.new_consumer(settings.state_dir)
-        print(lti.passport(args.id, key, secret))
+            key, secret = lti_consumers.new_consumer(settings.state_dir)
+        print(lti_consumers.passport(args.id, key, secret))
     except ValueError as error:
         return fail(error)
     return 0
@@ -98,7 +99,7 @@ def lti_passport(args, settings):
 
 def lti_link(args, settings):
     """Let launches of one LMS user, from one consumer, log in as an existing account."""
-    consumers = lti.all_consumers(settings.state_dir, settings.lti_consumers)
+    consumers = lti_consumers.all_consumers(settings.state_dir, settings.lti_consumers)
     if args.consumer not in consumers:
         return unknown_consumer(args.consumer, consumers)
     if args.login in settings.admins:

@@ -3,7 +3,9 @@
 import os
 from dataclasses import dataclass
 
-from . import courses, lti, outcomes, registry, safe_paths
+from . import courses, registry, safe_paths
+from .lti import consumers as lti_consumers
+from .lti import lti11_outcomes as outcomes
 
 COLUMNS = ["course", "assignment", "student", "submitted", "score", "max_score"]
 
@@ -58,7 +60,7 @@ def export_csv(rows, output):
 SENT, WOULD_SEND, UNCHANGED = "sent", "would send", "unchanged"
 NO_LAUNCH, NOT_GRADED = "no launch yet", "not graded"
 NOT_SCORED, FAILED = outcomes.NOT_SCORED, outcomes.FAILED
-# A launch record's protocol -> the sender of its grades (hubsetup.outcomes' interface).
+# A launch record's protocol -> the sender of its grades (hubsetup.lti.lti11_outcomes' interface).
 SENDERS = {outcomes.LTI11Sender.protocol: outcomes.LTI11Sender}
 
 
@@ -90,7 +92,7 @@ def push_grades(settings, course, assignment, dry_run=False, only_changed=False,
     """Send each launched student's score for one assignment; returns a PushResult per student.
     `post` is what LTI 1.1 sends with (tests give a stand-in)."""
     rows = gradebook_rows(course, courses.course_dir(settings, course), assignment)
-    consumers = lti.all_consumers(settings.state_dir, settings.lti_consumers)
+    consumers = lti_consumers.all_consumers(settings.state_dir, settings.lti_consumers)
     with registry.connect(settings.registry_path, write=False) as db:
         launches = registry.launches(db, course, assignment)
     pusher = Pusher({protocol: sender(consumers, post) for protocol, sender in SENDERS.items()}, dry_run, only_changed)

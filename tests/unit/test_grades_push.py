@@ -2,7 +2,7 @@
 here; tests/integration/test_grades.py runs the real ones)."""
 
 from hubsetup import grades
-from hubsetup.outcomes import LTI11Sender, Outcome
+from hubsetup.lti.lti11_outcomes import LTI11Sender, Outcome
 
 LAUNCH = {"consumer_key": "k", "outcome_service_url": "http://lms/outcomes", "result_sourcedid": "sid",
           "pushed_score": None, "protocol": "lti11"}

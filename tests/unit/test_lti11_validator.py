@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from hubsetup import lti11_validator
-from hubsetup.lti import LaunchError
+from hubsetup.lti import lti11_validator
+from hubsetup.lti.rules import LaunchError
 
 from tests.integration import edx
 

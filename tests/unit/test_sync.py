@@ -158,7 +158,7 @@ def test_registry_and_state_are_private(site):
 
 
 def launch_as(site, lti_user, course="course-v1-x", instructor=False):
-    from hubsetup.launch import Launch, apply_launch
+    from hubsetup.lti.launch import Launch, apply_launch
 
     launch = Launch("key", lti_user, course, instructor, "block-1", assignment="ps1")
     return apply_launch(site.settings, launch, etc=str(site.etc))[0]
@@ -192,7 +192,7 @@ def test_removed_lti_user_is_gone_and_its_uid_never_reused(site):
 
 
 def launch_in(site, lti_user, context_id, consumer="key", instructor=False):
-    from hubsetup.launch import Launch, apply_launch
+    from hubsetup.lti.launch import Launch, apply_launch
 
     return apply_launch(site.settings, Launch(consumer, lti_user, context_id, instructor, "block-1"), etc=str(site.etc))
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hubsetup import outcomes
+from hubsetup.lti import lti11_outcomes as outcomes
 from lms_outcomes import OutcomeService
 
 

@@ -14,7 +14,7 @@ from oauthlib.common import safe_string_equals
 from oauthlib.oauth1 import Client
 from oauthlib.oauth1.rfc5849 import signature
 
-from .lti import LaunchError
+from .rules import LaunchError
 
 # A launch's timestamp may be this many seconds either side of the hub's clock.
 WINDOW = 30

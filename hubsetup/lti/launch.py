@@ -7,9 +7,10 @@ out the same login or UID twice, and a launch that fails part-way leaves nothing
 import time
 from dataclasses import dataclass
 
-from . import accounts, courses, lti, provision, registry, system
-from .ids import IdPool
-from .keys import ensure_secret
+from .. import accounts, courses, provision, registry, system
+from ..ids import IdPool
+from ..keys import ensure_secret
+from .names import candidate_courses, candidate_logins
 
 
 NAMES_KEY_FILE = "lti-names.key"
@@ -34,7 +35,7 @@ def _free_login(db, etc_files, settings, lti_user):
     claimable by a launch)."""
     taken = set(registry.users(db)) | set(etc_files.tables["passwd"]) | set(etc_files.tables["group"])
     taken |= accounts.RESERVED_LOGINS | settings.admins | registry.retired_logins(db)
-    for login in lti.candidate_logins(lti_user, names_key(settings)):
+    for login in candidate_logins(lti_user, names_key(settings)):
         if login not in taken and not courses.is_course_group(login):
             return login
     raise RuntimeError(f"no free login for LTI user {lti_user!r}")
@@ -71,7 +72,7 @@ def _course_of(db, settings, launch, known_courses):
 def _new_course_name(db, launch, known_courses, key):
     """Readable first; a name another course has gets a short hash."""
     mapped = registry.mapped_courses(db)
-    for candidate in lti.candidate_courses(launch.consumer_key, launch.context_id, key):
+    for candidate in candidate_courses(launch.consumer_key, launch.context_id, key):
         if candidate in mapped:
             continue
         # A course of this consumer's launches from before contexts were recorded is adopted.

@@ -1,0 +1,54 @@
+"""Launch rules every LTI protocol shares, without HTTP code: which `next` a launch may name,
+which sites may post one, and what its roles mean.
+"""
+
+import re
+from urllib.parse import urlsplit
+
+INSTRUCTOR_ROLES = {
+    "instructor", "administrator", "teachingassistant", "contentdeveloper", "mentor", "staff",
+}
+
+
+class LaunchError(Exception):
+    """A launch we refuse: `status` is the HTTP status, the message says which field and why."""
+
+    def __init__(self, status, reason):
+        super().__init__(reason)
+        self.status = status
+
+
+def safe_next(next_url, base_url, host):
+    """The path to send the user to, if `next_url` stays on this hub; LaunchError otherwise.
+
+    A relative path under the hub's base URL is kept; an absolute URL only if it names this
+    very host, and then only its path is used."""
+    if not next_url:
+        return None
+    if "\\" in next_url or any(ord(c) < 32 for c in next_url):
+        raise LaunchError(400, "next contains characters a URL path may not have")
+    parts = urlsplit(next_url)
+    if parts.scheme or parts.netloc:
+        if parts.scheme not in ("http", "https") or parts.netloc != host:
+            raise LaunchError(400, f"next points off this hub: {next_url!r}")
+    path = parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    if not parts.path.startswith(base_url) or parts.path.startswith("//") or "/../" in parts.path + "/":
+        raise LaunchError(400, f"next must be a path under {base_url}: {next_url!r}")
+    return path
+
+
+def check_origin(origin, lms_origins, own_origin):
+    """Refuse a launch form posted from a site that is not one of the LMSs (login CSRF: a
+    page elsewhere could post a launch signed for its author and log the visitor in as them).
+    Only where LMS_ORIGINS lists them, and only when the browser says where it posts from."""
+    if lms_origins and origin and origin not in (*lms_origins, own_origin):
+        raise LaunchError(403, f"launch posted from {origin}, which is not one of LMS_ORIGINS")
+
+
+def is_instructor(roles):
+    """True for Instructor/Administrator/staff roles, short names or URNs (lis, instrole)."""
+    for role in roles.split(","):
+        name = re.split(r"[/:#]", role.strip())[-1].lower()
+        if name in INSTRUCTOR_ROLES:
+            return True
+    return False
