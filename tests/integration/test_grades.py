@@ -16,12 +16,15 @@ CONTEXT = "course-v1:DemoX+GR101+2026_T1"
 COURSE = "course-v1-demox-gr101-2026_t1"
 OUTCOMES = "http://127.0.0.1:9999/outcomes"
 
+# Outside /tmp, which is a tmpfs in the hub's container: `docker cp` cannot write into one.
+LMS_SCRIPT = "/srv/lms_outcomes.py"
+
 
 @pytest.fixture(scope="module")
 def lms(stack):
     key, secret = stack.exec("hubsetup", "lti", "passport").stdout.strip().split(":")[1:]
-    stack.compose("cp", os.path.join(REPO, "tests", "lms_outcomes.py"), "hub:/tmp/lms_outcomes.py")
-    stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", "/tmp/lms_outcomes.py", "9999", key, secret,
+    stack.compose("cp", os.path.join(REPO, "tests", "lms_outcomes.py"), f"hub:{LMS_SCRIPT}")
+    stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", LMS_SCRIPT, "9999", key, secret,
                   "/tmp/lms-record.json")
     yield key, secret
     stack.exec("pkill", "-f", "lms_outcomes.py", check=False)
@@ -129,8 +132,8 @@ def test_automatic_push_reaches_the_lms_for_consumers_of_the_state_volume_and_of
     try:
         stack.reconfigure({"GRADES_AUTO_PUSH": "2", "LTI_KEY": env_key, "LTI_SECRET": env_secret})
         # The hub's container is new: the LMS inside it starts again, now with both consumers.
-        stack.compose("cp", os.path.join(REPO, "tests", "lms_outcomes.py"), "hub:/tmp/lms_outcomes.py")
-        stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", "/tmp/lms_outcomes.py", "9999", *lms,
+        stack.compose("cp", os.path.join(REPO, "tests", "lms_outcomes.py"), f"hub:{LMS_SCRIPT}")
+        stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", LMS_SCRIPT, "9999", *lms,
                       "/tmp/lms-auto.json", env_key, env_secret)
         # gr-wrong now opens the component from a course of the LMS that signs with hub.env's consumer
         stack.exec("hubsetup", "lti", "link", "--consumer", env_key, "--lti-user", "gr-wrong", "gr-wrong")
