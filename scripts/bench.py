@@ -38,10 +38,11 @@ import websocket
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from tests.integration import edx  # noqa: E402 (launches signed as edX signs them)
+from harness import edx  # noqa: E402 (launches signed as edX signs them)
 import bench_modes  # noqa: E402
 
 COMPOSE_FILE = os.path.join(REPO, "docker-compose.yml")
+PROGRAMS = os.path.join(REPO, "scripts", "bench_programs")
 RESULTS = os.path.join(REPO, "bench-results")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 COURSE = "course-v1:BenchX+Storm+2026"
@@ -50,6 +51,12 @@ ADMIN = "benchadmin"
 HEALTH_EVERY = 0.5
 REDIRECT_HOPS = 10
 MB = 1024 * 1024
+
+
+def program(name):
+    """The source of a program the benchmark runs inside a container (scripts/bench_programs)."""
+    with open(os.path.join(PROGRAMS, name)) as f:
+        return f.read()
 
 
 def log(message):
@@ -166,91 +173,7 @@ def hub_settings(compose, container):
 # each user's server and kernels ([rss bytes, CPU s, processes]), the container's memory (cgroup)
 # and the machine's busy CPU seconds (/proc/stat is not namespaced). Stops at its
 # deadline, at EOF on stdin, or when nobody reads its output.
-SAMPLER = r'''
-import json, os, select, sys, time
-interval, deadline = float(sys.argv[1]), time.time() + float(sys.argv[2])
-TICK, PAGE, SELF = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE"), os.getpid()
-names = {}
-
-def user_name(uid):
-    if uid not in names:
-        with open("/etc/passwd") as f:
-            for line in f:
-                fields = line.split(":")
-                if len(fields) > 2:
-                    names[int(fields[2])] = fields[0]
-    return names.get(uid, str(uid))
-
-def kind(args):
-    base = [os.path.basename(a) for a in args[:3]]
-    if "jupyterhub-singleuser" in base:
-        return "server"
-    if "ipykernel_launcher" in args[:4]:
-        return "kernel"
-    if "jupyterhub" in base:
-        return "hub"
-    if any("configurable-http-proxy" in a for a in args[:3]):
-        return "proxy"
-    return "other"
-
-def busy_cpu():
-    with open("/proc/stat") as f:
-        ticks = [int(v) for v in f.readline().split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / TICK  # all but idle and iowait
-
-def cgroup_memory():
-    for path in ("/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory/memory.usage_in_bytes"):
-        try:
-            with open(path) as f:
-                return int(f.read())
-        except OSError:
-            pass
-    return None
-
-def sample():
-    out = {"t": time.time(), "busy_cpu": busy_cpu(), "cgroup_mem": cgroup_memory(),
-           "hub": [0, 0.0], "proxy": [0, 0.0], "other": [0, 0.0], "servers": {}, "kernels": {}}
-    seen = set()
-    # Oldest first: a process forked by the hub (or a server) still shows its parent's command
-    # line until it execs; only the oldest hub, and each user's oldest server, are counted.
-    for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
-        if pid == SELF:
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                args = f.read().decode(errors="replace").split("\0")
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{pid}/statm") as f:
-                rss = int(f.read().split()[1]) * PAGE
-            uid = os.stat(f"/proc/{pid}").st_uid
-        except OSError:
-            continue
-        rest = stat[stat.rindex(")") + 2:].split()
-        cpu = (int(rest[11]) + int(rest[12])) / TICK
-        what = kind(args)
-        owner = user_name(uid) if what in ("server", "kernel") else None
-        if (what, owner) in seen and what in ("hub", "server"):
-            continue
-        seen.add((what, owner))
-        if owner:
-            slot = out[what + "s"].setdefault(owner, [0, 0.0, 0])
-            slot[0] += rss; slot[1] += cpu; slot[2] += 1
-        else:
-            out[what][0] += rss; out[what][1] += cpu
-    return out
-
-while True:
-    try:
-        print(json.dumps(sample()), flush=True)
-    except BrokenPipeError:
-        break
-    if time.time() >= deadline:
-        break
-    ready, _, _ = select.select([0], [], [], interval)
-    if ready and not os.read(0, 1024):
-        break
-'''
+SAMPLER = program("sampler.py")
 
 
 class Sampler:
@@ -1006,140 +929,7 @@ def compact_sample(sample, origin, logins):
 # times `hubsetup accounts sync` cold, as a no-op and with changed rows, and times the per-user
 # useradd + chpasswd approach on samples, with few and with many users already in /etc/passwd.
 # Progress goes to stderr; the last stdout line is the JSON result.
-SYNC_DRIVER = r'''
-import json, os, random, resource, shutil, string, subprocess, sys, time
-cfg = json.loads(sys.argv[1])
-ROWS, SAMPLE, EVERY, CHANGED, REPEAT = cfg["rows"], cfg["sample"], cfg["teacher_every"], cfg["changed"], cfg["repeat"]
-BASE, ETC = "/tmp/bench", ["passwd", "group", "shadow", "gshadow"]
-ENV = dict(os.environ, ACCOUNTS_FILE=BASE + "/accounts.csv", HUB_STATE_DIR=BASE + "/state",
-           NBGRADER_COURSES=BASE + "/courses", NBGRADER_EXCHANGE=BASE + "/exchange")
-PRISTINE = {name: open("/etc/" + name).read() for name in ETC}
-SAMPLE_UID = 30000 + ROWS  # above every id the sync hands out (users and two groups per course)
-rnd = random.Random(8)
-
-def say(message):
-    print(message, file=sys.stderr, flush=True)
-
-def password():
-    return "".join(rnd.choice(string.ascii_letters + string.digits) for _ in range(12))
-
-def reset():
-    for name, text in PRISTINE.items():
-        with open("/etc/" + name, "w") as f:
-            f.write(text)
-    for entry in os.listdir("/home"):
-        shutil.rmtree(os.path.join("/home", entry))
-    shutil.rmtree(BASE, ignore_errors=True)
-    for sub in ("state", "courses", "exchange"):
-        os.makedirs(os.path.join(BASE, sub))
-
-def children_cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-def timed(command, stdin=None):
-    cpu, start = children_cpu(), time.perf_counter()
-    done = subprocess.run(command, env=ENV, input=stdin, capture_output=True, text=True, timeout=1800)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{command} failed: {done.stdout[-500:]} {done.stderr[-1500:]}")
-    return wall, children_cpu() - cpu, done.stdout
-
-def make_rows():
-    courses = max(1, ROWS // EVERY)
-    return [[f"t{i:05d}", password(), "1", f"course{i // EVERY:03d}"] if i % EVERY == 0
-            else [f"s{i:05d}", password(), "", f"course{i % courses:03d}"] for i in range(ROWS)]
-
-def write_csv(rows):
-    with open(ENV["ACCOUNTS_FILE"], "w") as f:
-        f.write("login;password;teacher;courses\n")
-        f.writelines(";".join(row) + "\n" for row in rows)
-
-def passwd_users():
-    with open("/etc/passwd") as f:
-        return sum(1 for line in f if line.strip())
-
-def sync(label):
-    wall, cpu, out = timed(["hubsetup", "accounts", "sync"])
-    say(f"  {label}: {wall:.2f} s wall, {cpu:.2f} CPU-s: {out.splitlines()[0][:120]}")
-    return {"label": label, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "summary": out.splitlines()[0]}
-
-def repeated(label, before_each):
-    """REPEAT runs of a sync that can be repeated (the machine is shared): medians, and each run."""
-    runs = []
-    for rep in range(REPEAT):
-        before_each(rep)
-        runs.append(sync(label))
-    middle = lambda key: sorted(run[key] for run in runs)[len(runs) // 2]
-    return {"label": label, "wall_s": middle("wall_s"), "cpu_s": middle("cpu_s"),
-            "wall_min_s": min(run["wall_s"] for run in runs), "runs": runs, "summary": runs[-1]["summary"]}
-
-def change_passwords(rep):
-    for i in range(rep, ROWS, max(1, ROWS // CHANGED))[:CHANGED]:
-        rows[i][1] = password()
-    write_csv(rows)
-
-def seed_sample(prefix, first_uid):
-    """What a simple sync does: useradd then chpasswd for every user, one process each."""
-    existing, useradd, chpasswd = passwd_users(), [], []
-    cpu = children_cpu()
-    for k in range(SAMPLE):
-        login = f"{prefix}{k:04d}"
-        useradd.append(timed(["useradd", "--create-home", "--user-group", "--uid", str(first_uid + k),
-                              "--shell", "/bin/bash", login])[0])
-        chpasswd.append(timed(["chpasswd"], stdin=f"{login}:{password()}\n")[0])
-    per_user = (sum(useradd) + sum(chpasswd)) / SAMPLE
-    say(f"  useradd+chpasswd x{SAMPLE} with {existing} users in /etc/passwd: {per_user * 1000:.1f} ms per user")
-    return {"existing_users": existing, "count": SAMPLE, "useradd_ms": round(sum(useradd) / SAMPLE * 1000, 2),
-            "chpasswd_ms": round(sum(chpasswd) / SAMPLE * 1000, 2), "per_user_ms": round(per_user * 1000, 2),
-            "cpu_per_user_ms": round((children_cpu() - cpu) / SAMPLE * 1000, 2)}
-
-def extrapolate(low, high, start_users):
-    """Per-user cost grows linearly with the users already there: c(n) = a + b*n, summed."""
-    n_low = low["existing_users"] + SAMPLE / 2
-    n_high = high["existing_users"] + SAMPLE / 2
-    c_low, c_high = low["per_user_ms"] / 1000, high["per_user_ms"] / 1000
-    slope = (c_high - c_low) / (n_high - n_low)
-    base = c_low - slope * n_low
-    total = ROWS * base + slope * (ROWS * start_users + ROWS * (ROWS - 1) / 2)
-    return {"model": "per-user seconds = a + b * users in /etc/passwd", "a_s": round(base, 6),
-            "b_s_per_user": round(slope, 9), "total_s": round(total, 1),
-            "naive_constant_total_s": round(c_low * ROWS, 1)}
-
-result = {"rows": ROWS, "sample": SAMPLE, "teacher_every": EVERY, "changed": CHANGED, "cores": os.cpu_count()}
-reset()
-wall, cpu, _ = timed(["hubsetup", "settings"])
-result["startup"] = {"label": "start-up only (hubsetup settings)", "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
-say(f"seed approach, {SAMPLE} users on an empty /etc/passwd")
-result["seed_low"] = seed_sample("a", SAMPLE_UID)
-reset()
-rows = make_rows()
-write_csv(rows)
-say(f"hubsetup accounts sync, {ROWS} rows ({ROWS // EVERY} teachers), plaintext passwords")
-result["cold"] = sync("cold")
-result["noop"] = repeated("no-op re-sync", lambda rep: None)
-result["changed_rows"] = repeated(f"{CHANGED} passwords changed", change_passwords)
-say(f"seed approach, {SAMPLE} more users on top of the {ROWS} synced ones")
-result["seed_high"] = seed_sample("z", SAMPLE_UID)
-result["seed_extrapolated"] = extrapolate(result["seed_low"], result["seed_high"], len(PRISTINE["passwd"].splitlines()))
-if cfg["prehashed"]:
-    reset()
-    from hubsetup import passwords
-    say(f"hashing {ROWS} passwords for the pre-hashed run (not timed)")
-    hashes = passwords.hash_many([row[1] for row in rows])
-    write_csv([[row[0], h, *row[2:]] for row, h in zip(rows, hashes)])
-    result["cold_prehashed"] = sync("cold, pre-hashed ($6$)")
-if cfg["profile"]:
-    reset()
-    write_csv(rows)
-    say("profiling a cold sync (cProfile, slower than the timed runs)")
-    _, _, out = timed(["python3", "-m", "cProfile", "-s", "tottime", "/opt/venv/bin/hubsetup", "accounts", "sync"])
-    lines = out.splitlines()
-    start = next((i for i, line in enumerate(lines) if "ncalls" in line), len(lines))
-    result["cold_profile_top"] = lines[start:start + 26]
-    say("\n".join(lines[start - 3:start + 26]))
-print(json.dumps(result))
-'''
+SYNC_DRIVER = program("sync_driver.py")
 
 
 def sync_command(args):

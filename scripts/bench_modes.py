@@ -17,8 +17,8 @@ import time
 
 import docker
 
-from tests.integration import kernels
-from tests.integration.stack import REPO, HubClient, Stack, SwarmHub, run
+from harness import kernels
+from harness.stack import REPO, HubClient, Stack, SwarmHub, run
 
 MODES = ("local", "docker", "swarm")
 MB = 1024 * 1024

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from .stack import REPO, HubClient, Stack
+from harness.stack import REPO, HubClient, Stack
 
 PROJECT = os.environ.get("HUBTEST_PROJECT", "hubtest")
 PORT = int(os.environ.get("HUBTEST_PORT", "18000"))

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from . import edx
-from .stack import REPO, HubClient
+from harness import edx
+from harness.stack import REPO, HubClient
 
 VOLUMES = {"jh_home": "/home", "jh_exchange": "/srv/nbgrader/exchange",
            "jh_courses": "/srv/nbgrader/courses", "jh_state": "/srv/jupyterhub/state"}

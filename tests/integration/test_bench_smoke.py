@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from .stack import REPO
+from harness.stack import REPO
 
 USERS = 3
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from .stack import REPO
+from harness.stack import REPO
 
 SAMPLE = open(os.path.join(REPO, "accounts.csv")).read()
 NBGRADER_INSTRUCTOR_PLUGINS = {

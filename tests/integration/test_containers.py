@@ -11,10 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import docker
 import pytest
 
-from . import edx, kernels, nbgrader_cycle
+from harness import edx, kernels
+from . import nbgrader_cycle
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from .conftest import PORT, PROJECT
-from .stack import REPO, HubClient, Stack, container_log_bytes, run, wait_until
+from harness.stack import REPO, HubClient, Stack, container_log_bytes, run, wait_until
 
 ACCOUNTS = """prof1;wawa;1
 eleve1;eleve1pw;0;cours_prof1

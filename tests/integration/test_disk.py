@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from . import kernels
+from harness import kernels
 from .conftest import PORT, PROJECT
-from .stack import HubClient, Stack, container_log_bytes, run
+from harness.stack import HubClient, Stack, container_log_bytes, run
 
 DISK_MB = 64
 ACCOUNTS = "eleve1;eleve1pw;0\neleve2;eleve2pw;0\n"

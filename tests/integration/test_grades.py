@@ -1,6 +1,6 @@
 """Grades flow back to the LMS: edX-style graded launches, an nbgrader cycle, `grades push`.
 
-The LMS outcome service is ours (tests/lms_outcomes.py), run inside the hub container on its
+The LMS outcome service is ours (harness/lms_outcomes.py), run inside the hub container on its
 loopback, where the pushes go: it verifies body hash and signature like an LMS must."""
 
 import json
@@ -9,8 +9,9 @@ import secrets
 
 import pytest
 
-from . import edx, nbgrader_cycle
-from .stack import REPO, HubClient, wait_until
+from harness import edx
+from . import nbgrader_cycle
+from harness.stack import REPO, HubClient, wait_until
 
 CONTEXT = "course-v1:DemoX+GR101+2026_T1"
 COURSE = "course-v1-demox-gr101-2026_t1"
@@ -23,7 +24,7 @@ LMS_SCRIPT = "/srv/lms_outcomes.py"
 @pytest.fixture(scope="module")
 def lms(stack):
     key, secret = stack.exec("hubsetup", "lti", "passport").stdout.strip().split(":")[1:]
-    stack.compose("cp", os.path.join(REPO, "tests", "lms_outcomes.py"), f"hub:{LMS_SCRIPT}")
+    stack.compose("cp", os.path.join(REPO, "harness", "lms_outcomes.py"), f"hub:{LMS_SCRIPT}")
     stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", LMS_SCRIPT, "9999", key, secret,
                   "/tmp/lms-record.json")
     yield key, secret
@@ -132,7 +133,7 @@ def test_automatic_push_reaches_the_lms_for_consumers_of_the_state_volume_and_of
     try:
         stack.reconfigure({"GRADES_AUTO_PUSH": "2", "LTI_KEY": env_key, "LTI_SECRET": env_secret})
         # The hub's container is new: the LMS inside it starts again, now with both consumers.
-        stack.compose("cp", os.path.join(REPO, "tests", "lms_outcomes.py"), f"hub:{LMS_SCRIPT}")
+        stack.compose("cp", os.path.join(REPO, "harness", "lms_outcomes.py"), f"hub:{LMS_SCRIPT}")
         stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", LMS_SCRIPT, "9999", *lms,
                       "/tmp/lms-auto.json", env_key, env_secret)
         # gr-wrong now opens the component from a course of the LMS that signs with hub.env's consumer

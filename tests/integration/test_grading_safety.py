@@ -14,7 +14,7 @@ import pytest
 
 from . import nbgrader_cycle
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
-from .stack import REPO, HubClient
+from harness.stack import REPO, HubClient
 
 pytestmark = needs_chromium
 

@@ -7,8 +7,8 @@ import time
 import pytest
 import websocket
 
-from . import kernels
-from .stack import run, wait_until
+from harness import kernels
+from harness.stack import run, wait_until
 
 # Forty processes of 48 MB each, every one smaller than the hub: a killer choosing by size alone
 # would take the hub; it must take the student's processes.

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from . import edx
+from harness import edx
 
 NEXT = "/hub/user-redirect/lab/tree/ps1.ipynb"
 

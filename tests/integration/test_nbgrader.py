@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from . import nbgrader_cycle
-from .stack import REPO
+from harness.stack import REPO
 
 ACCOUNTS = """prof1;wawa;1
 prof2;prof2pw;1;algebra

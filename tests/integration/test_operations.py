@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from .stack import HubClient
+from harness.stack import HubClient
 
 
 def test_status_lists_users_servers_courses_and_disk(stack, client):

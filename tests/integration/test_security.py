@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from . import edx
-from .stack import REPO, HubClient, run, wait_until
+from harness import edx
+from harness.stack import REPO, HubClient, run, wait_until
 
 EXCHANGE = "/srv/nbgrader/exchange"
 WATCHED = ("/etc /etc/passwd /etc/shadow /etc/group /srv/jupyterhub /srv/jupyterhub/private "

@@ -7,9 +7,9 @@ import os
 import docker
 import pytest
 
-from . import kernels
+from harness import kernels
 from .conftest import PORT, PROJECT
-from .stack import REPO, HubClient, Stack, SwarmHub, container_log_bytes, run, wait_until
+from harness.stack import REPO, HubClient, Stack, SwarmHub, container_log_bytes, run, wait_until
 
 ACCOUNTS = "eleve1;eleve1pw;0\n"
 MEMORY_LIMIT = 384 * 1024 * 1024

@@ -1,5 +1,5 @@
 """The authenticator's launch path without a hub: a request built as tornado builds it from an
-edX-signed form (tests/integration/edx.py). Making the user is a stand-in here (it writes /etc;
+edX-signed form (harness/edx.py). Making the user is a stand-in here (it writes /etc;
 tests/integration/test_lti.py launches into the real stack); everything before it is real."""
 
 import asyncio
@@ -13,7 +13,7 @@ from tornado.web import HTTPError
 from hubsetup import auth
 from hubsetup.settings import Settings
 
-from tests.integration import edx
+from harness import edx
 
 HOST = "hub.school.edu"
 URL = f"https://{HOST}/hub/lti/launch"

@@ -5,7 +5,7 @@ import pytest
 from hubsetup.lti import lti11
 from hubsetup.lti.rules import LaunchError
 
-from tests.integration import edx
+from harness import edx
 
 VALID = {"lti_message_type": "basic-lti-launch-request", "lti_version": "LTI-1p0",
          "resource_link_id": "block-v1:DemoX+DS101+2026_T1+type@lti_consumer+block@abc", "user_id": "f00d"}

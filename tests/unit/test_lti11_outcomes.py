@@ -3,7 +3,7 @@
 import pytest
 
 from hubsetup.lti import lti11_outcomes as outcomes
-from lms_outcomes import OutcomeService
+from harness.lms_outcomes import OutcomeService
 
 
 @pytest.fixture

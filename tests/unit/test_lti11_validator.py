@@ -7,7 +7,7 @@ import pytest
 from hubsetup.lti import lti11_validator
 from hubsetup.lti.rules import LaunchError
 
-from tests.integration import edx
+from harness import edx
 
 URL = "https://hub.school.edu/hub/lti/launch"
 CONSUMERS = {"key": "secret"}
