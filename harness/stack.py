@@ -4,11 +4,12 @@ import glob
 import json
 import os
 import re
-import subprocess
 import time
 
 import docker
 import requests
+
+from . import commands
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG_DATA = re.compile(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', re.S)
@@ -57,12 +58,8 @@ class Stack:
     def compose(self, *args, check=True, input=None, timeout=900):
         files = [option for name in self.files for option in ("-f", os.path.join(REPO, name))]
         command = ["docker", "compose", "-p", self.project, *files, *self.profiles, *args]
-        result = subprocess.run(
-            command, env=self.env, cwd=REPO, capture_output=True, text=True, input=input, timeout=timeout
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-        return result
+        return commands.run(command, error=AssertionError, check=check, timeout=timeout, env=self.env, cwd=REPO,
+                            input=input)
 
     def exec(self, *command, user=None, check=True, input=None):
         """Run a command in the hub container (as root, or as `user` via runuser)."""
@@ -175,10 +172,7 @@ class HubClient(requests.Session):
 
 
 def run(*command, env=None, check=True):
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    if check and result.returncode:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
+    return commands.run(list(command), error=AssertionError, check=check, env=env)
 
 
 def container_log_bytes(container_id):

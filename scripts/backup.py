@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import stat
@@ -451,7 +452,7 @@ class Project:
         command = ["docker", "compose", *(["-p", self.name_option] if self.name_option else []), *args]
         result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
         if check and result.returncode != 0:
-            raise Failure(f"`{' '.join(command)}` failed:\n{result.stderr.strip()}")
+            raise Failure(f"`{shlex.join(command)}` failed:\n{result.stderr.strip()}")
         return result
 
     def hub_running(self):
@@ -569,7 +570,7 @@ def docker_ok(*args):
 def docker_output(*args):
     result = subprocess.run(["docker", *args], capture_output=True, text=True)
     if result.returncode != 0:
-        raise Failure(f"`docker {' '.join(args)}` failed:\n{result.stderr.strip()}")
+        raise Failure(f"`{shlex.join(['docker', *args])}` failed:\n{result.stderr.strip()}")
     return result.stdout
 
 

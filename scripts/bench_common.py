@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from harness import commands  # noqa: E402 (from the repo just put on the path)
 
 COMPOSE_FILE = os.path.join(REPO, "docker-compose.yml")
 PROGRAMS = os.path.join(REPO, "scripts", "bench_programs")
@@ -95,11 +96,8 @@ class Compose:
         return ["docker", "compose", "-p", self.project, *files, *args]
 
     def run(self, *args, check=True, input=None, timeout=600, extra_files=()):
-        result = subprocess.run(self.command(*args, extra_files=extra_files), env=self.env, cwd=REPO,
-                                capture_output=True, text=True, input=input, timeout=timeout)
-        if check and result.returncode != 0:
-            raise SystemExit(f"docker compose {' '.join(args)} failed ({result.returncode}):\n{result.stderr.strip()}")
-        return result
+        return commands.run(self.command(*args, extra_files=extra_files), error=SystemExit, check=check,
+                            timeout=timeout, env=self.env, cwd=REPO, input=input)
 
     def exec(self, *command, check=True, input=None, timeout=120):
         return self.run("exec", "-T", "hub", *command, check=check, input=input, timeout=timeout)
