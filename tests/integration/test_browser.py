@@ -12,9 +12,10 @@ import re
 import pytest
 
 from harness import edx
-from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from harness.lms_page import LmsPage
 from harness.stack import REPO, run
+
+from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 # Next to the stack's own port, so that two test projects on one machine do not collide.
 HTTPS_PORT, HTTP_PORT, LMS_PORT = (int(os.environ.get("HUBTEST_PORT", "18000")) + n for n in (443, 80, 444))

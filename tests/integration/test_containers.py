@@ -12,10 +12,11 @@ import docker
 import pytest
 
 from harness import edx, kernels
+from harness.stack import REPO, HubClient, Stack, container_log_bytes, run, wait_until
+
 from . import nbgrader_cycle
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from .conftest import PORT, PROJECT
-from harness.stack import REPO, HubClient, Stack, container_log_bytes, run, wait_until
 
 ACCOUNTS = """prof1;wawa;1
 eleve1;eleve1pw;0;cours_prof1

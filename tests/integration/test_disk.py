@@ -7,8 +7,9 @@ import os
 import pytest
 
 from harness import kernels
-from .conftest import PORT, PROJECT
 from harness.stack import HubClient, Stack, container_log_bytes, run
+
+from .conftest import PORT, PROJECT
 
 DISK_MB = 64
 ACCOUNTS = "eleve1;eleve1pw;0\neleve2;eleve2pw;0\n"

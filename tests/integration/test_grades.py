@@ -10,8 +10,9 @@ import secrets
 import pytest
 
 from harness import edx
-from . import nbgrader_cycle
 from harness.stack import REPO, HubClient, wait_until
+
+from . import nbgrader_cycle
 
 CONTEXT = "course-v1:DemoX+GR101+2026_T1"
 COURSE = "course-v1-demox-gr101-2026_t1"
@@ -51,7 +52,6 @@ def launch(stack, client, lms, name, roles="Student,Learner", assignment="ps1", 
 @pytest.fixture(scope="module")
 def graded_course(stack, lms):
     """Teacher and five students by LTI; four submit. Returns the logins."""
-    from .stack import HubClient
 
     def client(name):
         return HubClient(stack, name)

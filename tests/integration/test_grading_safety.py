@@ -12,9 +12,10 @@ import urllib.parse
 
 import pytest
 
+from harness.stack import REPO, HubClient
+
 from . import nbgrader_cycle
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
-from harness.stack import REPO, HubClient
 
 pytestmark = needs_chromium
 

@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from harness.stack import REPO, HubClient
+
 from . import nbgrader_cycle
-from harness.stack import REPO
 
 ACCOUNTS = """prof1;wawa;1
 prof2;prof2pw;1;algebra
@@ -41,7 +42,6 @@ def logged_in(client, login, course=None):
 @pytest.fixture(scope="module")
 def cycles(stack, classes):
     """Both courses' cycles at the same time, each named ps1; returns {course: (scores, seconds)}."""
-    from .stack import HubClient
 
     def run(teacher, right, wrong, course):
         sessions = []

@@ -8,8 +8,9 @@ import docker
 import pytest
 
 from harness import kernels
-from .conftest import PORT, PROJECT
 from harness.stack import REPO, HubClient, Stack, SwarmHub, container_log_bytes, run, wait_until
+
+from .conftest import PORT, PROJECT
 
 ACCOUNTS = "eleve1;eleve1pw;0\n"
 MEMORY_LIMIT = 384 * 1024 * 1024
