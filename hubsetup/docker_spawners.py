@@ -100,12 +100,17 @@ class HubSwarmSpawner(CourseRoles, UserContainer, SwarmSpawner):
         }
 
     def limits(self):
-        """dockerspawner's memory and CPU limits, and the pids limit that docker-py's Resources
-        has no argument for (the Engine API has it since 1.41)."""
-        resources = Resources(
+        """The Resources dockerspawner's create_object would make (limits, guarantees and
+        extra_resources_spec alike), plus the pids limit that docker-py's Resources has no
+        argument for (the Engine API has it since 1.41): this replaces dockerspawner's."""
+        kwargs = dict(
             mem_limit=self.mem_limit,
+            mem_reservation=self.mem_guarantee,
             cpu_limit=int(self.cpu_limit * 1e9) if self.cpu_limit else None,
+            cpu_reservation=int(self.cpu_guarantee * 1e9) if self.cpu_guarantee else None,
         )
+        kwargs.update(self.extra_resources_spec)
+        resources = Resources(**kwargs)
         resources.setdefault("Limits", {})["Pids"] = self.settings.user_process_limit
         return resources
 

@@ -69,8 +69,8 @@ class Collect(RootOwnedRoot, ExchangeCollect):
         """nbgrader's copy (sizes, ignored files, modes) of a copy made without following links."""
         # Spooled in the course directory: on the users' disk, where the copy ends, never in
         # /tmp (held in memory, and small).
-        spool = tempfile.TemporaryDirectory(prefix=".collect-", dir=self.coursedir.root)
-        with spool as spool, safe_paths.open_path(os.path.abspath(src)) as folder:
+        spooled = tempfile.TemporaryDirectory(prefix=".collect-", dir=self.coursedir.root)
+        with spooled as spool, safe_paths.open_path(os.path.abspath(src)) as folder:
             snapshot = os.path.join(spool, "submission")
             for link in safe_paths.copy_tree(folder, snapshot):
                 self.log.warning("Not collected from %s: %s is a link or not a file", src, link)
