@@ -18,8 +18,10 @@ def anonymous_id():
 
 
 def launch_params(url, key, secret, *, user_id=None, roles="Student,Learner", context_id=COURSE,
-                  username=None, custom=None, timestamp=None, nonce=None, drop=(), **extra):
-    """The form an edX LTI component posts to `url`, signed with key/secret."""
+                  username=None, full_name=None, custom=None, timestamp=None, nonce=None, drop=(), **extra):
+    """The form an edX LTI component posts to `url`, signed with key/secret. `username` and
+    `full_name` are what the component's "Request user's username" and "Request user's name"
+    add."""
     params = {
         "lti_message_type": "basic-lti-launch-request",
         "lti_version": "LTI-1p0",
@@ -38,6 +40,8 @@ def launch_params(url, key, secret, *, user_id=None, roles="Student,Learner", co
     if username:
         params["lis_person_sourcedid"] = username
         params["lis_person_contact_email_primary"] = f"{username}@example.org"
+    if full_name:
+        params["lis_person_name_full"] = full_name
     for name, value in (custom or {}).items():
         params[f"custom_{name}"] = value
     params.update(extra)

@@ -1,4 +1,5 @@
-"""Read and validate `accounts.csv`: one account per line, `login;password[;teacher[;courses]]`.
+"""Read and validate `accounts.csv`: one account per line,
+`login;password[;teacher[;courses[;name]]]`.
 
 Every problem in the file is collected, with its line number, before anything is changed, so an
 admin fixes the whole file in one pass and a half-valid file never half-applies.
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import passwords
+from .person_names import name_problem
 
 MAX_LOGIN_LENGTH = 32
 # Lowercase only: JupyterHub lowercases the names people type, so "Prof1" could never log in.
@@ -46,6 +48,7 @@ class Account:
     teacher: bool = False
     courses: list = field(default_factory=list)  # empty: the defaults of `default_course`
     line: int = 0
+    name: str = ""  # the person's real name, in any script; empty: the login is shown
 
     @property
     def password_is_hash(self):
@@ -97,13 +100,16 @@ def _password_problem(password):
 def _parse_row(fields, line, system_logins):
     """An Account and the problems of one row."""
     problems = []
-    if len(fields) < 2 or len(fields) > 4:
+    if len(fields) < 2 or len(fields) > 5:
         hint = " (fields are separated by ';', not ',')" if len(fields) == 1 and "," in fields[0] else ""
-        return None, [f"line {line}: expected 'login;password[;teacher[;courses]]'{hint}"]
+        if len(fields) > 5:
+            hint = " (a name with a ';' in it goes between double quotes)"
+        return None, [f"line {line}: expected 'login;password[;teacher[;courses[;name]]]'{hint}"]
     login = fields[0].strip()
     password = fields[1]
     flag = fields[2].strip().lower() if len(fields) > 2 else ""
     courses = fields[3].replace(",", " ").split() if len(fields) > 3 else []
+    name = fields[4].strip() if len(fields) > 4 else ""
     for problem in (login_problem(login, system_logins), _password_problem(password)):
         if problem:
             problems.append(f"line {line}: {problem}")
@@ -113,7 +119,9 @@ def _parse_row(fields, line, system_logins):
         problem = course_problem(course)
         if problem:
             problems.append(f"line {line}: {problem}")
-    account = Account(login, password, TEACHER_FLAGS.get(flag, False), courses, line)
+    if name_problem(name):
+        problems.append(f"line {line}: name {name[:40]!r}{'...' if len(name) > 40 else ''}: {name_problem(name)}")
+    account = Account(login, password, TEACHER_FLAGS.get(flag, False), courses, line, " ".join(name.split()))
     return account, problems
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 import time
 
+from . import gradebook_names
 from .accounts import AccountsError
 from .accounts import read as read_accounts
 from .sync import applied_sha256, sync_accounts
@@ -49,6 +50,7 @@ class Watcher:
             return self.refuse(source.sha256, error)
         self.refused = None
         log.info("accounts.csv changed, applied:\n%s", report.summary())
+        gradebook_names.refresh(self.settings)
         return report
 
     def refuse(self, sha256, error):

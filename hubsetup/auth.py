@@ -17,7 +17,7 @@ from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler, LTI11Confi
 from ltiauthenticator.utils import convert_request_to_dict
 from tornado.web import HTTPError
 
-from . import courses, registry
+from . import courses, gradebook_names, registry
 from .lti import framed_launch, lti11, lti11_validator, rules
 from .lti.consumers import all_consumers
 from .lti.launch import apply_launch
@@ -25,6 +25,8 @@ from .settings import current as current_settings
 
 # Creating users rewrites /etc and makes homes: one at a time, and off the hub's event loop.
 _system_changes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubsetup-users")
+# Students' names reach their courses' gradebooks a few seconds after their launches.
+_gradebook_names = gradebook_names.LaunchBatcher(current_settings)
 
 
 def hub_groups(db, login):
@@ -127,6 +129,7 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
         model = self.user_model(login)
         if model is None:
             raise HTTPError(403, f"account {login!r} is locked")
+        _gradebook_names.add(course)
         model["auth_state"] = dict(launch_args, hub_course=course)
         self.log.info(
             "LTI launch: %s as %s in %s (consumer %s)", login, "instructor" if launch.instructor else "student",

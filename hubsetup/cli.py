@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from . import courses, grades, modes, registry, status
+from . import courses, gradebook_names, grades, modes, registry, status
 from .lti import consumers as lti_consumers
 from . import settings as settings_module
 from .accounts import AccountsError
@@ -32,6 +32,9 @@ def accounts_sync(args, settings):
     except AccountsError as error:
         return fail(error)
     print(report.summary())
+    if not args.dry_run:
+        for course, outcome in sorted(gradebook_names.refresh(settings).items()):
+            print(f"course {course}: {outcome}")
     return 0
 
 
@@ -135,7 +138,9 @@ def grades_export(args, settings):
         return fail(error)
     except KeyError as error:
         return fail(error.args[0])
-    grades.export_csv(rows, args.output or sys.stdout)
+    with registry.connect(settings.registry_path, write=False) as db:
+        names = registry.names_of(db)
+    grades.export_csv(rows, args.output or sys.stdout, names)
     return 0
 
 

@@ -8,6 +8,8 @@ from .lti import consumers as lti_consumers
 from .lti import lti11_outcomes as outcomes
 
 COLUMNS = ["course", "assignment", "student", "submitted", "score", "max_score"]
+# What `grades export` writes: the student's real name beside the login, empty if none is known.
+EXPORT_COLUMNS = ["course", "assignment", "student", "name", "submitted", "score", "max_score"]
 
 
 def gradebook_path(course_dir):
@@ -49,10 +51,12 @@ def _rows_of(course, path, assignment):
     return [dict(zip(COLUMNS, row)) for row in rows]
 
 
-def export_csv(rows, output):
+def export_csv(rows, output, names):
+    """`rows` as CSV with EXPORT_COLUMNS; `names` is {login: PersonName}."""
     import pandas as pd  # only the export needs it
 
-    pd.DataFrame(rows, columns=COLUMNS).to_csv(output, index=False)
+    named = [dict(row, name=names[row["student"]].shown if row["student"] in names else "") for row in rows]
+    pd.DataFrame(named, columns=EXPORT_COLUMNS).to_csv(output, index=False)
 
 
 # --- pushing grades to the LMS ---------------------------------------------------------------

@@ -9,6 +9,8 @@ import os
 import sqlite3
 import time
 
+from .person_names import PersonName
+
 # The registry's schema, as numbered steps: PRAGMA user_version says how many a registry has
 # had, and `migrate` runs the rest at the first connection of a newer version. A step is never
 # changed once released: a new column or table is a new step at the end.
@@ -86,6 +88,19 @@ MIGRATIONS = (
     ("the tables of the first versions", TABLES_OF_2026),
     ("launches record their protocol: grades go back by the protocol of the launch", (
         "ALTER TABLE launches ADD COLUMN protocol TEXT NOT NULL DEFAULT 'lti11'",
+    )),
+    ("users' real names, and which each course's gradebook has", (
+        "ALTER TABLE users ADD COLUMN full_name TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE users ADD COLUMN given_name TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE users ADD COLUMN family_name TEXT NOT NULL DEFAULT ''",
+        # 'csv' or 'lti': a name accounts.csv gives wins over the LMS's; '' for no name.
+        "ALTER TABLE users ADD COLUMN name_origin TEXT NOT NULL DEFAULT ''",
+        """
+        CREATE TABLE gradebook_names (
+            course TEXT PRIMARY KEY REFERENCES courses(course),
+            digest TEXT NOT NULL           -- of the students' names last written to its gradebook
+        );
+        """,
     )),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -213,6 +228,57 @@ def save_user(db, user):
         " password_hash = excluded.password_hash, password_digest = excluded.password_digest",
         user,
     )
+
+
+def set_name(db, login, name, origin):
+    """Keep `login`'s real name (a PersonName; empty: none), from `origin`."""
+    db.execute(
+        "UPDATE users SET full_name = ?, given_name = ?, family_name = ?, name_origin = ? WHERE login = ?",
+        (name.full, name.given, name.family, origin if name else "", login),
+    )
+
+
+def all_names(db):
+    """{login: (PersonName, where it came from: 'csv', 'lti' or '')} of every user."""
+    rows = db.execute("SELECT login, full_name, given_name, family_name, name_origin FROM users")
+    return {login: (PersonName(full, given, family), origin) for login, full, given, family, origin in map(tuple, rows)}
+
+
+def names_of(db):
+    """{login: PersonName} of every user who has a name."""
+    return {login: name for login, (name, origin) in all_names(db).items() if origin}
+
+
+def name_of(db, login):
+    """(PersonName, where it came from) of one user, as `all_names`."""
+    row = db.execute(
+        "SELECT full_name, given_name, family_name, name_origin FROM users WHERE login = ?", (login,)).fetchone()
+    return (PersonName(*row[:3]), row[3]) if row else (PersonName(), "")
+
+
+def student_names(db, course):
+    """{login: PersonName} of the course's students who have a name."""
+    rows = db.execute(
+        "SELECT login, full_name, given_name, family_name FROM memberships JOIN users USING (login)"
+        " WHERE course = ? AND role = 'student' AND name_origin != ''", (course,))
+    return {login: PersonName(full, given, family) for login, full, given, family in map(tuple, rows)}
+
+
+def course_instructors(db, course):
+    """[(login, uid)] of the course's instructors, lowest uid first."""
+    rows = db.execute(
+        "SELECT login, uid FROM memberships JOIN users USING (login) WHERE course = ? AND role = 'instructor'"
+        " AND active = 1 ORDER BY uid", (course,))
+    return [tuple(row) for row in rows]
+
+
+def gradebook_names_digest(db, course):
+    row = db.execute("SELECT digest FROM gradebook_names WHERE course = ?", (course,)).fetchone()
+    return row[0] if row else None
+
+
+def record_gradebook_names(db, course, digest):
+    db.execute("INSERT OR REPLACE INTO gradebook_names (course, digest) VALUES (?, ?)", (course, digest))
 
 
 def save_course(db, course, student_gid, instructor_gid):

@@ -4,6 +4,7 @@ import os
 import sqlite3
 
 from . import modes, registry
+from .person_names import shown_with_login
 
 FULL_WARNING = 0.90  # share of a filesystem in use past which `status` warns
 
@@ -71,6 +72,7 @@ def report(settings, largest=5):
     with registry.connect(settings.registry_path, write=False) as db:
         users = registry.users(db)
         sizes = registry.course_sizes(db)
+        names = {login: name.shown for login, name in registry.names_of(db).items()}
     by_kind = {}
     for user in users.values():
         kind = f"{user['origin']} {'active' if user['active'] else 'locked'}"
@@ -79,7 +81,8 @@ def report(settings, largest=5):
     homes = {login: disk_use(os.path.join(settings.home_root, login)) for login in users}
     lines = [
         f"users: {len(users)} (" + ", ".join(f"{n} {kind}" for kind, n in sorted(by_kind.items())) + ")",
-        f"running servers: {len(running)}" + (f" ({', '.join(running)})" if running else ""),
+        f"running servers: {len(running)}"
+        + (f" ({', '.join(shown_with_login(login, names.get(login)) for login in running)})" if running else ""),
         f"courses: {len(sizes)}",
     ]
     lines += [f"  {course}: {i} instructor(s), {s} student(s)" for course, (i, s) in sorted(sizes.items())]
@@ -87,7 +90,7 @@ def report(settings, largest=5):
     lines += disk_lines
     lines.append(f"homes: {human(sum(homes.values()))} in all; largest:")
     for login, size in sorted(homes.items(), key=lambda item: -item[1])[:largest]:
-        lines.append(f"  {login}: {human(size)}")
+        lines.append(f"  {shown_with_login(login, names.get(login))}: {human(size)}")
     limit = settings.disk_warning_bytes
     warnings += [
         f"WARNING: {login}'s home holds {human(size)}, more than USER_DISK_WARNING={settings.user_disk_warning}"

@@ -15,6 +15,7 @@ from . import accounts as accounts_file
 from . import courses, passwords, provision, registry, system
 from .ids import IdPool
 from .keys import ensure_secret
+from .person_names import PersonName
 
 DIGEST_KEY_FILE = "password-digest.key"
 APPLIED_FILE = "accounts-applied.json"
@@ -27,6 +28,7 @@ class SyncReport:
     locked: list = field(default_factory=list)
     unlocked: list = field(default_factory=list)
     unchanged: int = 0
+    names_changed: int = 0  # real names given, changed or taken back by the `name` column
     homes_created: list = field(default_factory=list)
     files_written: list = field(default_factory=list)
     courses: dict = field(default_factory=dict)  # course: (instructors, students)
@@ -49,6 +51,8 @@ class SyncReport:
             f" {len(self.locked)} locked{names(self.locked)},"
             f" {len(self.unlocked)} unlocked{names(self.unlocked)}, {self.unchanged} unchanged"
         ]
+        if self.names_changed:
+            lines.append(f"real names: {self.names_changed} given or changed")
         if self.source:
             lines.append(f"read {self.source.describe(self.rows)}")
         if self.homes_created:
@@ -119,6 +123,23 @@ def _plan_csv_users(rows, known, etc_files, key, report):
     return changes, to_hash
 
 
+def _set_csv_names(db, rows):
+    """The names of accounts.csv's `name` column; a row without one takes back a name it gave
+    before, and leaves an LMS's alone. Returns how many names changed."""
+    changed, names = 0, registry.all_names(db)
+    for account in rows:
+        name = PersonName(full=account.name)
+        current, origin = names[account.login]
+        if account.name and (current, origin) != (name, "csv"):
+            registry.set_name(db, account.login, name, "csv")
+        elif not account.name and origin == "csv":
+            registry.set_name(db, account.login, PersonName(), "")
+        else:
+            continue
+        changed += 1
+    return changed
+
+
 def _capture_own_password(row, etc_files):
     """Keep a password the user set themselves (passwd in a terminal) across re-creation."""
     current = etc_files.shadow_hash(row["login"])
@@ -170,6 +191,7 @@ def sync_accounts(settings, dry_run=False, etc="/etc"):
                     changes[login] = dict(user, active=0)
             for row in changes.values():
                 registry.save_user(db, row)
+            report.names_changed = _set_csv_names(db, rows)
             report.skipped_rows += courses.set_csv_memberships(db, rows, pool)
             report.courses = registry.course_sizes(db)
             if dry_run:

@@ -5,11 +5,12 @@ out the same login or UID twice, and a launch that fails part-way leaves nothing
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import accounts, courses, provision, registry, system
 from ..ids import IdPool
 from ..keys import ensure_secret
+from ..person_names import PersonName
 from .names import candidate_courses, candidate_logins
 
 
@@ -27,18 +28,20 @@ class Launch:
     outcome_service_url: str = ""
     result_sourcedid: str = ""
     protocol: str = "lti11"  # which protocol's sender takes the grade back (hubsetup.grades)
+    anonymous_id: str = ""  # the LMS's opaque id of the person: the login when their name gives none
+    name: PersonName = field(default_factory=PersonName)  # as the LMS gives it; empty when it does not
 
 
-def _free_login(db, etc_files, settings, lti_user):
+def _free_login(db, etc_files, settings, launch):
     """The first candidate name that is no one's: no registry user, no system account, no
     reserved or admin name (an admin listed before their accounts.csv row exists must not be
     claimable by a launch)."""
     taken = set(registry.users(db)) | set(etc_files.tables["passwd"]) | set(etc_files.tables["group"])
     taken |= accounts.RESERVED_LOGINS | settings.admins | registry.retired_logins(db)
-    for login in candidate_logins(lti_user, names_key(settings)):
+    for login in candidate_logins(launch.lti_user, names_key(settings), launch.anonymous_id):
         if login not in taken and not courses.is_course_group(login):
             return login
-    raise RuntimeError(f"no free login for LTI user {lti_user!r}")
+    raise RuntimeError(f"no free login for LTI user {launch.lti_user!r}")
 
 
 def names_key(settings):
@@ -48,7 +51,7 @@ def names_key(settings):
 
 
 def _new_lti_user(db, pool, etc_files, settings, launch):
-    login = _free_login(db, etc_files, settings, launch.lti_user)
+    login = _free_login(db, etc_files, settings, launch)
     (uid,) = pool.take()
     registry.save_user(db, {
         "login": login, "uid": uid, "origin": "lti", "active": 1,
@@ -81,6 +84,15 @@ def _new_course_name(db, launch, known_courses, key):
     raise RuntimeError(f"no free course name for context {launch.context_id!r}")
 
 
+def _keep_name(db, login, name):
+    """The LMS's name, when it sends one, unless accounts.csv gives the user another."""
+    if not name:
+        return
+    current, origin = registry.name_of(db, login)
+    if origin != "csv" and current != name:
+        registry.set_name(db, login, name, "lti")
+
+
 def apply_launch(settings, launch, etc="/etc"):
     """(login, course) for this launch, with its user, home, course and groups in place."""
     with registry.connect(settings.registry_path) as db:
@@ -94,6 +106,7 @@ def apply_launch(settings, launch, etc="/etc"):
             if login is None:
                 login = _new_lti_user(db, pool, etc_files, settings, launch)
             courses.ensure_course(db, course, pool, known_courses)
+        _keep_name(db, login, launch.name)
         role = courses.INSTRUCTOR if launch.instructor else courses.STUDENT
         registry.add_membership(db, login, course, role, "lti")
         registry.record_launch(db, {

@@ -1,6 +1,7 @@
 """LTI 1.1 launches: what a basic launch must carry, and the protocol-independent Launch its
 fields make (the signature is lti11_validator's)."""
 
+from ..person_names import person_name
 from .launch import Launch
 from .rules import LaunchError, is_instructor
 
@@ -33,4 +34,8 @@ def launch_of(args, consumer_key, username_key):
         outcome_service_url=args.get("lis_outcome_service_url", ""),
         result_sourcedid=args.get("lis_result_sourcedid", ""),
         protocol="lti11",
+        anonymous_id=args["user_id"],
+        # edX sends these with "Request user's name" on (lis_person_name_full alone).
+        name=person_name(args.get("lis_person_name_full"), args.get("lis_person_name_given"),
+                         args.get("lis_person_name_family"), who=f"LTI user {args['user_id']}"),
     )

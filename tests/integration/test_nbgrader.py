@@ -14,8 +14,8 @@ from . import nbgrader_cycle
 
 ACCOUNTS = """prof1;wawa;1
 prof2;prof2pw;1;algebra
-eleve1;eleve1pw;0;cours_prof1
-eleve2;eleve2pw;0;cours_prof1
+eleve1;eleve1pw;0;cours_prof1;Marie-Hélène Dupont
+eleve2;eleve2pw;0;cours_prof1;"王; 小明"
 eleve3;eleve3pw;0;algebra
 eleve4;eleve4pw;0;algebra
 """
@@ -95,11 +95,21 @@ def test_courses_with_the_same_assignment_name_stay_apart(stack, cycles):
 def test_grades_export_csv(stack, cycles):
     output = stack.exec("hubsetup", "grades", "export", "--course", "cours_prof1", "--assignment", "ps1").stdout
     rows = list(csv.DictReader(io.StringIO(output)))
-    assert [(r["student"], r["submitted"], float(r["score"]), float(r["max_score"])) for r in rows] == [
-        ("eleve1", "True", 2.0, 2.0), ("eleve2", "True", 1.0, 2.0),
+    assert [(r["student"], r["name"], r["submitted"], float(r["score"]), float(r["max_score"])) for r in rows] == [
+        ("eleve1", "Marie-Hélène Dupont", "True", 2.0, 2.0), ("eleve2", "王; 小明", "True", 1.0, 2.0),
     ]
     missing = stack.exec("hubsetup", "grades", "export", "--course", "cours_prof1", "--assignment", "nope", check=False)
     assert missing.returncode == 2 and "no assignment 'nope'" in missing.stderr
+
+
+def test_the_formgrader_shows_the_names_of_accounts_csv(stack, client, cycles):
+    """Written by the sync, as prof1, before the course's first assignment existed."""
+    teacher = logged_in(client, "prof1", course="cours_prof1")
+    students = nbgrader_cycle.ok(teacher.server_api("GET", "formgrader/api/students"))
+    assert {s["id"]: (s["first_name"], s["last_name"], s["score"]) for s in students} == {
+        "eleve1": ("Marie-Hélène", "Dupont", 2.0), "eleve2": ("王;", "小明", 1.0)}
+    owner = stack.exec("stat", "-c", "%U:%G %a", "/srv/nbgrader/courses/cours_prof1/gradebook.db").stdout.split()
+    assert owner == ["prof1:formgrade-cours_prof1", "660"]
 
 
 def test_formgrader_may_be_framed_by_jupyterlab(stack, client, classes):

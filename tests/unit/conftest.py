@@ -5,6 +5,7 @@ touched; the real PAM check of these passwords happens in the integration tests.
 import pytest
 
 from hubsetup.lti.launch import Launch, apply_launch
+from hubsetup.person_names import PersonName
 from hubsetup.settings import Settings
 from hubsetup.sync import sync_accounts
 
@@ -49,9 +50,11 @@ def site(tmp_path):
         def shadow_hash(self, login):
             return self.table("shadow")[login][1]
 
-        def launch_in(self, lti_user, context_id, consumer="key", instructor=False, assignment=""):
+        def launch_in(self, lti_user, context_id, consumer="key", instructor=False, assignment="", name="",
+                      anonymous_id=""):
             """(login, course) of an LTI launch, verified (the signature is lti11_validator's)."""
-            launch = Launch(consumer, lti_user, context_id, instructor, "block-1", assignment=assignment)
+            launch = Launch(consumer, lti_user, context_id, instructor, "block-1", assignment=assignment,
+                            anonymous_id=anonymous_id, name=PersonName(full=name))
             return apply_launch(self.settings, launch, etc=str(etc))
 
         def launch_as(self, lti_user, course="course-v1-x", instructor=False):

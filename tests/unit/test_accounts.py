@@ -83,3 +83,17 @@ def test_course_defaults_teacher_own_course_students_join_all_taught():
         "eleve1": ["algebra", "cours_prof1"],
         "eleve2": ["algebra"],
     }
+
+
+def test_a_name_column_gives_real_names_in_any_script_quoted_when_it_holds_a_separator():
+    text = 'login;password;teacher;courses;name\nprof1;pw;1;;王老师\neleve1;pw;;;"Dupont; Marie-Hélène"\neleve2;pw\n'
+    prof, eleve1, eleve2 = parse(text)
+    assert (prof.name, eleve1.name, eleve2.name) == ("王老师", "Dupont; Marie-Hélène", "")
+
+
+def test_a_bad_name_or_a_sixth_field_is_reported_by_line():
+    text = "a;pw;;;" + "x" * 201 + '\nb;pw;;;Eve\tRoot\nc;pw;;;Marie; Dupont\n'
+    problems = problems_of(text)
+    assert problems[0].startswith("line 1: name 'xxx") and "longer than 200" in problems[0]
+    assert problems[1].startswith("line 2: name 'Eve\\tRoot'") and "control characters" in problems[1]
+    assert problems[2].startswith("line 3: expected") and "double quotes" in problems[2]

@@ -44,3 +44,14 @@ def test_without_the_username_the_anonymous_id_names_the_user_and_a_missing_cont
     launch = lti11.launch_of(args, "key", "lis_person_sourcedid")
     assert (launch.lti_user, launch.context_id, launch.instructor) == ("f00d", "lti-key", False)
     assert launch.outcome_service_url == "" and launch.assignment == ""
+
+
+def test_the_name_edx_sends_is_the_launchs_and_one_that_is_no_name_is_dropped(caplog):
+    args = fields_of(username="zhang", user_id="f00d", full_name="张三")
+    launch = lti11.launch_of(args, "key", "lis_person_sourcedid")
+    assert (launch.name.shown, launch.anonymous_id) == ("张三", "f00d")
+    parts = lti11.launch_of(dict(args, lis_person_name_given="三", lis_person_name_family="张"), "key",
+                            "lis_person_sourcedid")
+    assert parts.name.first_last() == ("三", "张")
+    bad = lti11.launch_of(dict(args, lis_person_name_full="张三\r\nroot"), "key", "lis_person_sourcedid")
+    assert not bad.name and "LTI user f00d" in caplog.text

@@ -52,3 +52,42 @@ def test_admin_names_match_whatever_their_case(site):
     site.settings = replace(site.settings, admin_users="Alice")
     login, _ = site.launch_in("alice", "course-v1:X+Y+Z")
     assert login != "alice"
+
+
+def names(site):
+    from hubsetup import registry
+
+    with registry.connect(site.settings.registry_path, write=False) as db:
+        return {login: name.shown for login, name in registry.names_of(db).items()}
+
+
+def test_a_launch_keeps_the_lms_name_and_the_next_launch_updates_it(site):
+    login, _ = site.launch_in("张三", "course-v1:X+Y+Z", name="张三")
+    assert login == "zhangsan" and names(site) == {"zhangsan": "张三"}
+    site.launch_in("张三", "course-v1:X+Y+Z")  # edX's "Request user's name" turned off: name kept
+    assert names(site) == {"zhangsan": "张三"}
+    site.launch_in("张三", "course-v1:X+Y+Z", name="张小三")
+    assert names(site) == {"zhangsan": "张小三"}
+
+
+def test_a_second_person_whose_name_reads_the_same_gets_a_login_of_their_own(site):
+    first, _ = site.launch_in("张三", "course-v1:X+Y+Z", name="张三")
+    second, _ = site.launch_in("章三", "course-v1:X+Y+Z", name="章三")
+    assert first == "zhangsan" and second.startswith("zhangsan-") and second != first
+    assert names(site) == {first: "张三", second: "章三"}
+
+
+def test_an_lms_name_giving_no_login_gets_the_anonymous_ids_short_form(site):
+    login, _ = site.launch_in("😀", "course-v1:X+Y+Z", anonymous_id="a1b2c3d4e5f6a7b8c9d0")
+    assert login == "a1b2c3d4e5f6"
+    assert f"{login}:x:" in (site.etc / "passwd").read_text()
+
+
+def test_a_name_accounts_csv_gives_wins_over_the_lms(site):
+    from hubsetup import registry
+
+    site.sync("prof1;pw;1;;王老师\n")
+    with registry.connect(site.settings.registry_path) as db:
+        registry.link_lti_identity(db, "key", "wang.laoshi", "prof1")
+    assert site.launch_in("wang.laoshi", "course-v1:X+Y+Z", instructor=True, name="Wang L.")[0] == "prof1"
+    assert names(site) == {"prof1": "王老师"}

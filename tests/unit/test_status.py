@@ -43,3 +43,11 @@ def test_filesystems_shared_by_several_places_are_listed_once(tmp_path):
         f"  courses ({tmp_path}/courses): on the same filesystem as homes",
         f"  hub state ({tmp_path}/state): on the same filesystem as homes",
     ]
+
+
+def test_status_shows_real_names_beside_logins(site):
+    site.sync("prof1;pw;1;;王老师\neleve1;pw\n")
+    (site.tmp / "home" / "prof1" / "lesson.ipynb").write_bytes(os.urandom(64 * 1024))
+    site.launch_in("张三", "course-v1:X+Y+Z", name="张三")
+    report = status.report(site.settings)
+    assert "  prof1 (王老师): " in report and "  eleve1: " in report

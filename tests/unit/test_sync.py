@@ -146,3 +146,19 @@ def test_a_course_an_lti_consumer_made_is_not_joined_by_a_later_csv_row(site):
     assert len(report.skipped_rows) == 1 and report.skipped_rows[0].startswith("lines 2, 3: course 'ds102'")
     members = site.table("group")["formgrade-ds102"][3].split(",")
     assert "prof2" not in members and "eleve1" not in site.table("group")["nbgrader-ds102"][3].split(",")
+
+
+def test_the_name_column_gives_names_takes_them_back_and_says_how_many(site):
+    from hubsetup import registry
+
+    report = site.sync("prof1;pw;1;;王老师\neleve1;pw;;;Marie-Hélène Dupont\neleve2;pw\n")
+    assert report.names_changed == 2 and "real names: 2 given or changed" in report.summary()
+    with registry.connect(site.settings.registry_path, write=False) as db:
+        assert {login: name.shown for login, name in registry.names_of(db).items()} == {
+            "prof1": "王老师", "eleve1": "Marie-Hélène Dupont"}
+    assert site.sync().names_changed == 0  # unchanged: nothing written
+    site.sync("prof1;pw;1;;王老师\neleve1;pw\neleve2;pw\n")
+    with registry.connect(site.settings.registry_path, write=False) as db:
+        assert set(registry.names_of(db)) == {"prof1"}
+    # /etc/passwd never carries a name: it is the registry's alone
+    assert site.table("passwd")["prof1"][4] == ""

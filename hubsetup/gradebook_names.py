@@ -1,0 +1,165 @@
+"""Students' real names in nbgrader's gradebooks, so that the formgrader shows 张三, not zhangsan.
+
+The gradebook is the instructors' file, in their course directory: root never opens it. The
+hub hands the names to a child process that runs as one of the course's instructors (their
+uid, the course's instructor group, no other group, none of the hub's environment), which
+writes them with nbgrader's own API. A course's names are written again only when they, or the
+gradebook file, changed since the last time (a digest kept in the registry); the child reads
+the gradebook with sqlite3 first, and loads nbgrader only when a name is missing or different.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+
+from . import courses, registry
+from .grades import gradebook_path
+from .provision import home_of
+
+log = logging.getLogger(__name__)
+
+WRITE_TIMEOUT = 120
+# Launches at a class start come in bursts: their courses' names are written once per burst.
+LAUNCH_DELAY = 5.0
+
+
+def _gradebook_version(settings, course):
+    """What changes when the gradebook is written, or deleted and made anew (an inode number
+    alone may be given again to the new file)."""
+    try:
+        st = os.lstat(gradebook_path(courses.course_dir(settings, course)))
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_ctime_ns]
+
+
+def plan(db, settings, course):
+    """(students [(login, first, last)], digest) of `course`; students without a name are left
+    to nbgrader (it adds them, nameless, at their first submission)."""
+    names = registry.student_names(db, course)
+    students = [[login, *names[login].first_last()] for login in sorted(names)]
+    state = json.dumps([students, _gradebook_version(settings, course)], ensure_ascii=False)
+    return students, hashlib.sha256(state.encode()).hexdigest()
+
+
+def refresh(settings, course_list=None):
+    """Write the names of `course_list` (every course if None) whose names changed; returns
+    {course: what happened}, also logged."""
+    with registry.connect(settings.registry_path, write=False) as db:
+        known = registry.courses(db)
+        chosen = sorted(known) if course_list is None else sorted(course_list)
+        work = []
+        for course in chosen:
+            students, digest = plan(db, settings, course)
+            if students and digest != registry.gradebook_names_digest(db, course):
+                work.append((course, students, registry.course_instructors(db, course), known[course]["instructor_gid"]))
+    outcome = {}
+    for course, students, instructors, gid in work:
+        if not instructors:
+            outcome[course] = "no instructor yet: names wait for one"
+            continue
+        try:
+            outcome[course] = write_as(settings, course, students, _writer(settings, course, instructors), gid)
+        except (OSError, subprocess.SubprocessError, ValueError) as error:
+            outcome[course] = f"not written: {error}"
+            log.warning("course %s: students' names not written to the gradebook: %s", course, error)
+            continue
+        with registry.connect(settings.registry_path) as db:
+            registry.record_gradebook_names(db, course, plan(db, settings, course)[1])
+        log.info("course %s: %s", course, outcome[course])
+    return outcome
+
+
+def _writer(settings, course, instructors):
+    """The instructor who owns the gradebook (SQLite makes it 0644 less the umask: another may
+    not be able to write it), or else the first."""
+    try:
+        owner = os.lstat(gradebook_path(courses.course_dir(settings, course))).st_uid
+    except OSError:
+        owner = None
+    return next((each for each in instructors if each[1] == owner), instructors[0])
+
+
+def write_as(settings, course, students, instructor, gid):
+    """Run this module as `instructor` (login, uid), in the course's instructor group `gid`, to
+    write `students` into the course's gradebook."""
+    login, uid = instructor
+    request = {"course": course, "gradebook": gradebook_path(courses.course_dir(settings, course)),
+               "students": students}
+    result = subprocess.run(
+        [sys.executable, "-I", "-m", "hubsetup.gradebook_names"],
+        input=json.dumps(request), capture_output=True, text=True, timeout=WRITE_TIMEOUT,
+        user=uid, group=gid, extra_groups=[], umask=0o007, cwd="/",
+        # Only what nbgrader needs (PATH: it runs alembic by name); none of the hub's secrets.
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home_of(settings, login), "LANG": "C.UTF-8"},
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ValueError(f"the writer, run as {login}, exited with {result.returncode}: {last}")
+    return result.stdout.strip()
+
+
+class LaunchBatcher:
+    """Courses that launches touched, written LAUNCH_DELAY seconds after the first of a burst,
+    on a thread of its own: a launch never waits for a gradebook."""
+
+    def __init__(self, settings_of, delay=LAUNCH_DELAY):
+        self.settings_of, self.delay = settings_of, delay
+        self._lock = threading.Lock()
+        self._pending, self._timer = set(), None
+
+    def add(self, course):
+        with self._lock:
+            self._pending.add(course)
+            if self._timer is None:
+                self._timer = threading.Timer(self.delay, self._write)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _write(self):
+        with self._lock:
+            pending, self._pending, self._timer = self._pending, set(), None
+        try:
+            refresh(self.settings_of(), pending)
+        except Exception:  # a busy registry: the next launch or sync tries again
+            log.exception("students' names not written to gradebooks of %s", ", ".join(sorted(pending)))
+
+
+def names_to_write(path, students):
+    """The [login, first, last] of `students` that the gradebook at `path` lacks: one read with
+    sqlite3, which starts in a fraction of nbgrader's time."""
+    if not os.path.exists(path):
+        return students
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT id, first_name, last_name FROM student").fetchall()
+    except sqlite3.DatabaseError:  # an empty file, or no tables yet: nbgrader makes them
+        return students
+    finally:
+        db.close()
+    current = {login: (first or "", last or "") for login, first, last in rows}
+    return [student for student in students if current.get(student[0]) != tuple(student[1:])]
+
+
+def write_gradebook(request):
+    """In the child, as the instructor: add or rename the students; returns what changed."""
+    path = request["gradebook"]
+    missing, new = names_to_write(path, request["students"]), not os.path.exists(path)
+    if missing:
+        from nbgrader.api import Gradebook  # heavy import: only when there is something to write
+
+        with Gradebook(f"sqlite:///{path}", course_id=request["course"]) as gradebook:
+            for login, first, last in missing:
+                gradebook.update_or_create_student(login, first_name=first, last_name=last)
+    if new:  # co-instructors share it through the course's group
+        os.chmod(path, 0o660)
+    return f"{len(missing)} of {len(request['students'])} students' names written to the gradebook"
+
+
+if __name__ == "__main__":
+    print(write_gradebook(json.load(sys.stdin)))
