@@ -150,7 +150,8 @@ def test_teachers_see_the_lms_names_against_the_right_scores(stack, graded_cours
     student = launch(stack, lambda login: HubClient(stack, login), lms, "zhangsan", username="张三", full_name="张三",
                      assignment=None)
     home = student.get(stack.url + "/hub/home")
-    assert '<span id="shown-name" class="me-1">张三</span>' in home.text
+    # JupyterHub's pages say utf-8 in a meta tag only, which requests does not read
+    assert '<span id="shown-name" class="me-1">张三</span>' in home.content.decode()
 
 
 def test_unknown_course_or_assignment_is_a_clear_error(stack, graded_course):
