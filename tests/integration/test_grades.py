@@ -152,6 +152,10 @@ def test_teachers_see_the_lms_names_against_the_right_scores(stack, graded_cours
     home = student.get(stack.url + "/hub/home")
     # JupyterHub's pages say utf-8 in a meta tag only, which requests does not read
     assert '<span id="shown-name" class="me-1">张三</span>' in home.content.decode()
+    mallory = launch(stack, lambda login: HubClient(stack, login), lms, "gr-idle", assignment=None,
+                     full_name="<img src=x onerror=alert(1)>")
+    page = mallory.get(stack.url + "/hub/home").content.decode()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img src=x" not in page
 
 
 def test_unknown_course_or_assignment_is_a_clear_error(stack, graded_course):
