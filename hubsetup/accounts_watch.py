@@ -50,7 +50,7 @@ class Watcher:
             return self.refuse(source.sha256, error)
         self.refused = None
         log.info("accounts.csv changed, applied:\n%s", report.summary())
-        gradebook_names.refresh(self.settings)
+        gradebook_names.log_outcome(gradebook_names.refresh(self.settings))
         return report
 
     def refuse(self, sha256, error):

@@ -4,15 +4,14 @@ The gradebook is the instructors' file, in their course directory: root never op
 hub hands the names to a child process that runs as one of the course's instructors (their
 uid, the course's instructor group, no other group, none of the hub's environment), which
 writes them with nbgrader's own API. A course's names are written again only when they, or the
-gradebook file, changed since the last time (a digest kept in the registry); the child reads
-the gradebook with sqlite3 first, and loads nbgrader only when a name is missing or different.
+gradebook file, changed since the last time (a digest kept in the registry). The child is
+`gradebook_writer`.
 """
 
 import hashlib
 import json
 import logging
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -49,7 +48,7 @@ def plan(db, settings, course):
 
 def refresh(settings, course_list=None):
     """Write the names of `course_list` (every course if None) whose names changed; returns
-    {course: what happened}, also logged."""
+    {course: what happened} (`log_outcome` logs it)."""
     with registry.connect(settings.registry_path, write=False) as db:
         known = registry.courses(db)
         chosen = sorted(known) if course_list is None else sorted(course_list)
@@ -66,13 +65,16 @@ def refresh(settings, course_list=None):
         try:
             outcome[course] = write_as(settings, course, students, _writer(settings, course, instructors), gid)
         except (OSError, subprocess.SubprocessError, ValueError) as error:
-            outcome[course] = f"not written: {error}"
-            log.warning("course %s: students' names not written to the gradebook: %s", course, error)
+            outcome[course] = f"students' names not written to the gradebook: {error}"
             continue
         with registry.connect(settings.registry_path) as db:
             registry.record_gradebook_names(db, course, plan(db, settings, course)[1])
-        log.info("course %s: %s", course, outcome[course])
     return outcome
+
+
+def log_outcome(outcome):
+    for course, what in sorted(outcome.items()):
+        log.log(logging.WARNING if "not written" in what else logging.INFO, "course %s: %s", course, what)
 
 
 def _writer(settings, course, instructors):
@@ -92,7 +94,7 @@ def write_as(settings, course, students, instructor, gid):
     request = {"course": course, "gradebook": gradebook_path(courses.course_dir(settings, course)),
                "students": students}
     result = subprocess.run(
-        [sys.executable, "-I", "-m", "hubsetup.gradebook_names"],
+        [sys.executable, "-I", "-m", "hubsetup.gradebook_writer"],
         input=json.dumps(request), capture_output=True, text=True, timeout=WRITE_TIMEOUT,
         user=uid, group=gid, extra_groups=[], umask=0o007, cwd="/",
         # Only what nbgrader needs (PATH: it runs alembic by name); none of the hub's secrets.
@@ -125,41 +127,6 @@ class LaunchBatcher:
         with self._lock:
             pending, self._pending, self._timer = self._pending, set(), None
         try:
-            refresh(self.settings_of(), pending)
+            log_outcome(refresh(self.settings_of(), pending))
         except Exception:  # a busy registry: the next launch or sync tries again
             log.exception("students' names not written to gradebooks of %s", ", ".join(sorted(pending)))
-
-
-def names_to_write(path, students):
-    """The [login, first, last] of `students` that the gradebook at `path` lacks: one read with
-    sqlite3, which starts in a fraction of nbgrader's time."""
-    if not os.path.exists(path):
-        return students
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT id, first_name, last_name FROM student").fetchall()
-    except sqlite3.DatabaseError:  # an empty file, or no tables yet: nbgrader makes them
-        return students
-    finally:
-        db.close()
-    current = {login: (first or "", last or "") for login, first, last in rows}
-    return [student for student in students if current.get(student[0]) != tuple(student[1:])]
-
-
-def write_gradebook(request):
-    """In the child, as the instructor: add or rename the students; returns what changed."""
-    path = request["gradebook"]
-    missing, new = names_to_write(path, request["students"]), not os.path.exists(path)
-    if missing:
-        from nbgrader.api import Gradebook  # heavy import: only when there is something to write
-
-        with Gradebook(f"sqlite:///{path}", course_id=request["course"]) as gradebook:
-            for login, first, last in missing:
-                gradebook.update_or_create_student(login, first_name=first, last_name=last)
-    if new:  # co-instructors share it through the course's group
-        os.chmod(path, 0o660)
-    return f"{len(missing)} of {len(request['students'])} students' names written to the gradebook"
-
-
-if __name__ == "__main__":
-    print(write_gradebook(json.load(sys.stdin)))

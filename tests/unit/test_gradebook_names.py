@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from hubsetup import gradebook_names, registry
+from hubsetup import gradebook_names, gradebook_writer, registry
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sync chowns homes: needs root")
 
@@ -44,14 +44,14 @@ def test_the_writer_reads_which_names_a_gradebook_lacks_without_nbgrader(tmp_pat
 
     path = tmp_path / "gradebook.db"
     students = [["eleve1", "Marie", "Dupont"], ["zhangsan", "", "张三"]]
-    assert gradebook_names.names_to_write(str(path), students) == students  # no gradebook yet
+    assert gradebook_writer.names_to_write(str(path), students) == students  # no gradebook yet
     path.write_bytes(b"")
-    assert gradebook_names.names_to_write(str(path), students) == students  # no tables yet
+    assert gradebook_writer.names_to_write(str(path), students) == students  # no tables yet
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE student (id TEXT PRIMARY KEY, first_name TEXT, last_name TEXT)")
     db.execute("INSERT INTO student VALUES ('eleve1', 'Marie', 'Dupont'), ('zhangsan', NULL, NULL)")
     db.commit()
-    assert gradebook_names.names_to_write(str(path), students) == [["zhangsan", "", "张三"]]
+    assert gradebook_writer.names_to_write(str(path), students) == [["zhangsan", "", "张三"]]
 
 
 def test_a_course_without_instructors_waits_and_one_with_nothing_new_is_not_written(site, monkeypatch):
