@@ -49,13 +49,15 @@ class LaunchHandler(LTI11AuthenticateHandler):
         try:
             rules.check_origin(self.request.headers.get("Origin"), current_settings().frame_origins, own_origin)
             next_url = rules.safe_next(requested, self.base_url, self.request.host)
+            rules.check_target_fields(args)
         except rules.LaunchError as error:
             self.log.warning("LTI launch refused: %s", error)
             raise HTTPError(error.status, str(error))
         user = await self.login_user()
         if user is None:
             raise HTTPError(403, "LTI launch not allowed")
-        target = next_url or self.get_next_url(user)
+        course = ((await user.get_auth_state()) or {}).get("hub_course", "")
+        target = rules.launch_target(args, self.base_url, course, next_url) or self.get_next_url(user)
         if framed_launch.is_framed(self.request):
             self.write(framed_launch.framed_page(self.base_url, user.name, target))
         else:

@@ -6,7 +6,10 @@ import os
 import sys
 import time
 
-from . import courses, gradebook_names, grades, modes, registry, status
+from urllib.parse import urlencode
+
+
+from . import as_instructor, courses, gradebook_names, grades, materials, modes, registry, status
 from .lti import consumers as lti_consumers
 from . import settings as settings_module
 from .accounts import AccountsError
@@ -131,6 +134,62 @@ def lti_map_course(args, settings):
     return 0
 
 
+def materials_publish(args, settings):
+    """Publish a course's materials as one of its teachers (hubsetup.as_instructor)."""
+    with registry.connect(settings.registry_path, write=False) as db:
+        known = registry.courses(db)
+        if args.course not in known:
+            return fail(f"no course {args.course!r}; `hubsetup status` lists them")
+        instructors = registry.course_instructors(db, args.course)
+    if not instructors:
+        return fail(f"course {args.course!r} has no teacher yet: materials are published as one of them")
+    request = {"source": os.path.join(courses.course_dir(settings, args.course), materials.MATERIALS),
+               "published": materials.published_root(settings.exchange_root, args.course)}
+    try:
+        print(as_instructor.run(settings, instructors[0], known[args.course]["instructor_gid"], "hubsetup.materials",
+                                request))
+    except ValueError as error:
+        return fail(error)
+    return 0
+
+
+def lti_params(args, settings):
+    """The Custom Parameters line of an LTI component, checked against the course if named."""
+    warnings = []
+    if args.lesson:
+        line = f'["lesson={args.lesson}"]'
+        if args.course:
+            warnings += lesson_warnings(settings, args.course, args.lesson)
+    elif args.assignment:
+        line = f'["assignment={args.assignment}"]'
+        if args.course and not os.path.isdir(os.path.join(settings.exchange_root, args.course, "outbound",
+                                                          args.assignment)):
+            warnings.append(f"assignment {args.assignment!r} is not released in course {args.course!r} yet: "
+                            "students who open the component are told so until it is")
+    else:
+        folder = args.git_folder or os.path.basename(args.git_repo.rstrip("/")).removesuffix(".git")
+        # nbgitpuller's own folder would keep ".git" in the name: named here, for urlpath's sake.
+        query = urlencode({"repo": args.git_repo, "branch": args.git_branch, "targetpath": folder,
+                           "urlpath": f"lab/tree/{folder}/{args.git_path}".rstrip("/")})
+        line = f'["next=/hub/user-redirect/git-pull?{query}"]'
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(line)
+    return 0
+
+
+def lesson_warnings(settings, course, lesson):
+    course_materials = os.path.join(courses.course_dir(settings, course), materials.MATERIALS)
+    published = materials.published_root(settings.exchange_root, course)
+    snapshot = materials.current_snapshot(published) if os.path.isdir(published) else None
+    if snapshot and os.path.isfile(os.path.join(snapshot, lesson)):
+        return []
+    if os.path.isfile(os.path.join(course_materials, lesson)):
+        return [f"{lesson} is in course {course!r}'s materials but not published yet: publish them "
+                f"(JupyterLab's File menu, Course materials; or hubsetup materials publish --course {course})"]
+    return [f"course {course!r} has no {lesson} in its materials ({course_materials})"]
+
+
 def grades_export(args, settings):
     try:
         rows = grades.gradebook_rows(args.course, courses.course_dir(settings, args.course), args.assignment)
@@ -227,6 +286,23 @@ def parser():
     map_course.add_argument("--context-id", required=True, help="the LMS's course id (edX: course-v1:Org+Num+Run)")
     map_course.add_argument("course", help="the hub course (hubsetup status lists them)")
     map_course.set_defaults(func=lti_map_course)
+
+    params = lti_commands.add_parser("params", help="the Custom Parameters line of an edX LTI component")
+    target = params.add_mutually_exclusive_group(required=True)
+    target.add_argument("--lesson", help="a notebook or file of the course's materials, e.g. lesson1.ipynb")
+    target.add_argument("--assignment", help="an nbgrader assignment, e.g. ps1")
+    target.add_argument("--git-repo", help="a git repository of lessons, opened through nbgitpuller")
+    params.add_argument("--course", help="the hub course, to check that the lesson or assignment is there")
+    params.add_argument("--git-path", default="", help="with --git-repo: the notebook to open, in the repository")
+    params.add_argument("--git-branch", default="main", help="with --git-repo: the branch (default: main)")
+    params.add_argument("--git-folder", help="with --git-repo: the folder in students' homes (default: the repository's name)")
+    params.set_defaults(func=lti_params)
+
+    materials_parser = commands.add_parser("materials", help="course materials: lessons, data files, images")
+    materials_commands = materials_parser.add_subparsers(dest="action", required=True)
+    publish = materials_commands.add_parser("publish", help="publish a course's materials/ folder to its students")
+    publish.add_argument("--course", required=True)
+    publish.set_defaults(func=materials_publish)
 
     grades_parser = commands.add_parser("grades", help="grades from nbgrader's gradebooks")
     grades_commands = grades_parser.add_subparsers(dest="action", required=True)

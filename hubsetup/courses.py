@@ -9,6 +9,7 @@ directory and one gradebook; students reach course material only through the exc
 import os
 
 from . import accounts, registry, safe_paths, system
+from .materials import MATERIALS, PUBLISHED
 
 STUDENT_GROUP = "nbgrader-{}"
 INSTRUCTOR_GROUP = "formgrade-{}"
@@ -77,6 +78,9 @@ def course_dir(settings, course):
 # and release_feedback.py): made by root, so that no one can make them first.
 COURSE_EXCHANGE_MODE = 0o2775
 EXCHANGE_FOLDERS = {"inbound": 0o2773, "outbound": 0o2775, "feedback": 0o2771}
+# Published materials (hubsetup.materials): the course's members may enter `materials`, no one
+# else; its instructors write `published`.
+MATERIALS_MODE, PUBLISHED_MODE = 0o0750, 0o2775
 
 
 def ensure_course_dirs(db, settings):
@@ -102,13 +106,13 @@ def ensure_course_dirs(db, settings):
                 warnings.append(f"course {course}: skipped its directory, {error}")
             owners = {0} | instructor_uids.get(course, set())
             try:
-                warnings += _ensure_exchange_folders(exchange, course, gid, owners)
+                warnings += _ensure_exchange_folders(exchange, course, gid, owners, row["student_gid"])
             except OSError as error:  # an instructor racing root in the course's own folder
                 warnings.append(f"course {course}: skipped its exchange folders, {error}")
     return warnings
 
 
-def _ensure_exchange_folders(exchange, course, gid, owners):
+def _ensure_exchange_folders(exchange, course, gid, owners, student_gid):
     """exchange/<course> (root's or, made by an older version, an instructor's) and its three
     folders; whatever else stands in their place is moved aside, never followed."""
     warnings = []
@@ -125,6 +129,12 @@ def _ensure_exchange_folders(exchange, course, gid, owners):
             folder, moved = course_folder.ensure_exchange_child(name, 0, gid, mode)
             folder.close()
             moved_aside(course_folder, name, moved)
+        materials_folder, moved = course_folder.ensure_exchange_child(MATERIALS, 0, student_gid, MATERIALS_MODE)
+        moved_aside(course_folder, MATERIALS, moved)
+        with materials_folder:
+            published, moved = materials_folder.ensure_exchange_child(PUBLISHED, 0, gid, PUBLISHED_MODE)
+            published.close()
+            moved_aside(materials_folder, PUBLISHED, moved)
     return warnings
 
 

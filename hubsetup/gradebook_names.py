@@ -1,9 +1,8 @@
 """Students' real names in nbgrader's gradebooks, so that the formgrader shows 张三, not zhangsan.
 
 The gradebook is the instructors' file, in their course directory: root never opens it. The
-hub hands the names to a child process that runs as one of the course's instructors (their
-uid, the course's instructor group, no other group, none of the hub's environment), which
-writes them with nbgrader's own API. A course's names are written again only when they, or the
+hub hands the names to `gradebook_writer`, run as one of the course's instructors
+(hubsetup.as_instructor), which writes them with nbgrader's own API. A course's names are written again only when they, or the
 gradebook file, changed since the last time (a digest kept in the registry). The child is
 `gradebook_writer`.
 """
@@ -13,12 +12,10 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import threading
 
-from . import courses, registry
+from . import as_instructor, courses, registry
 from .grades import gradebook_path
-from .provision import home_of
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +85,11 @@ def _writer(settings, course, instructors):
 
 
 def write_as(settings, course, students, instructor, gid):
-    """Run this module as `instructor` (login, uid), in the course's instructor group `gid`, to
-    write `students` into the course's gradebook."""
-    login, uid = instructor
+    """Write `students` into the course's gradebook as `instructor` (login, uid), in the
+    course's instructor group `gid`."""
     request = {"course": course, "gradebook": gradebook_path(courses.course_dir(settings, course)),
                "students": students}
-    result = subprocess.run(
-        [sys.executable, "-I", "-m", "hubsetup.gradebook_writer"],
-        input=json.dumps(request), capture_output=True, text=True, timeout=WRITE_TIMEOUT,
-        user=uid, group=gid, extra_groups=[], umask=0o007, cwd="/",
-        # Only what nbgrader needs (PATH: it runs alembic by name); none of the hub's secrets.
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home_of(settings, login), "LANG": "C.UTF-8"},
-    )
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ValueError(f"the writer, run as {login}, exited with {result.returncode}: {last}")
-    return result.stdout.strip()
+    return as_instructor.run(settings, instructor, gid, "hubsetup.gradebook_writer", request, WRITE_TIMEOUT)
 
 
 class LaunchBatcher:

@@ -34,4 +34,4 @@ def configure(c, env=None):
     # The formgrader builds its exporter from the server's config, not nbgrader's.
     notebook_html.configure(c)
     # Merged into the extensions the venv's jupyter_server_config.d enables, not replacing them.
-    c.ServerApp.jpserver_extensions.update({"hubsetup.formgrader_csp": True})
+    c.ServerApp.jpserver_extensions.update({"hubsetup.formgrader_csp": True, "hubsetup.lesson_server": True})

@@ -3,7 +3,7 @@ which sites may post one, and what its roles mean.
 """
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 INSTRUCTOR_ROLES = {
     "instructor", "administrator", "teachingassistant", "contentdeveloper", "mentor", "staff",
@@ -52,3 +52,42 @@ def is_instructor(roles):
         if name in INSTRUCTOR_ROLES:
             return True
     return False
+
+
+ASSIGNMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _lesson_path(path):
+    parts = path.strip("/").split("/")
+    if not path.strip("/") or any(part in ("", ".", "..") for part in parts) or "\\" in path \
+            or any(ord(c) < 32 for c in path):
+        raise LaunchError(400, f"custom_lesson must be a path inside the course's materials: {path!r}")
+    return "/".join(parts)
+
+
+def launch_target(args, base_url, course, next_path):
+    """Where a launch sends the user, in their server's `open/` pages (hubsetup.lesson_server),
+    which make the target ready first: `custom_lesson` (a file of the course's published
+    materials), `custom_assignment` alone (the nbgrader assignment, fetched), or a `next` into
+    JupyterLab's file tree (checked to exist). Any other `next` as it is; None: the default."""
+    check_target_fields(args)
+    redirect = f"{base_url}user-redirect/"
+    if args.get("custom_lesson"):
+        return f"{redirect}open/lesson/{quote(course)}/{quote(_lesson_path(args['custom_lesson']))}"
+    if next_path:
+        tree = f"{redirect}lab/tree/"
+        if next_path.startswith(tree) and "?" not in next_path and "#" not in next_path:
+            return f"{redirect}open/file/{next_path[len(tree):]}"
+        return next_path
+    if args.get("custom_assignment"):
+        return f"{redirect}open/assignment/{quote(course)}/{quote(args['custom_assignment'])}"
+    return None
+
+
+def check_target_fields(args):
+    """Refuse, before anyone is logged in, a lesson or assignment no course could have."""
+    if args.get("custom_lesson"):
+        _lesson_path(args["custom_lesson"])
+    assignment = args.get("custom_assignment")
+    if assignment and not ASSIGNMENT_NAME.match(assignment):
+        raise LaunchError(400, f"custom_assignment {assignment!r} is not an nbgrader assignment name")

@@ -38,7 +38,8 @@ def test_a_squatted_exchange_folder_is_moved_aside_and_the_target_keeps_its_owne
     course = site.tmp / "exchange" / "cours_prof2"
     assert course.is_dir() and not course.is_symlink()
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in course.iterdir()} == {
-        "inbound": 0o2773, "outbound": 0o2775, "feedback": 0o2771}
+        "inbound": 0o2773, "outbound": 0o2775, "feedback": 0o2771, "materials": 0o750}
+    assert stat.S_IMODE((course / "materials" / "published").stat().st_mode) == 0o2775
     assert stat.S_IMODE((site.tmp / "exchange").stat().st_mode) == 0o755
     assert any("cours_prof2" in warning and "moved aside" in warning for warning in report.warnings)
 
@@ -68,3 +69,17 @@ def test_a_home_replaced_by_a_link_is_skipped_and_its_target_untouched(site):
     assert (target.stat().st_uid, stat.S_IMODE(target.stat().st_mode)) == (0, 0o755)
     assert report.added == ["eleve2"] and (site.tmp / "home" / "eleve2").is_dir()
     assert any("eleve1" in warning for warning in report.warnings)
+
+
+def test_a_squatted_materials_folder_is_moved_aside_and_made_for_the_courses_members(site):
+    site.sync("prof1;pw;1\neleve1;pw\n")
+    materials = site.tmp / "exchange" / "cours_prof1" / "materials"
+    published = materials / "published"
+    os.rmdir(published)
+    os.symlink("/etc", published)  # an instructor's link where the hub's folder goes
+    report = site.sync()
+    assert published.is_dir() and not published.is_symlink()
+    gids = site.table("group")
+    assert (materials.stat().st_gid, published.stat().st_gid) == (
+        int(gids["nbgrader-cours_prof1"][2]), int(gids["formgrade-cours_prof1"][2]))
+    assert any("materials/published" in warning and "moved aside" in warning for warning in report.warnings)
