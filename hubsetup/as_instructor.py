@@ -1,6 +1,6 @@
 """Work the hub does for a course inside its instructors' files, done as one of them: a child
 process (`python3 -I -m <module>`) with that instructor's uid, the course's instructor group
-and no other group, umask 007, working directory `/`, and none of the hub's environment. Root
+and no other group unless asked, umask 007, working directory `/`, and none of the hub's environment. Root
 never opens a file an instructor can replace."""
 
 import json
@@ -13,14 +13,15 @@ from .provision import home_of
 TIMEOUT = 600
 
 
-def run(settings, instructor, gid, module, request, timeout=TIMEOUT):
-    """Run `module` as `instructor` (login, uid) in group `gid`, with `request` as JSON on its
-    standard input; returns its standard output, or raises ValueError with its last error line."""
+def run(settings, instructor, gid, module, request, timeout=TIMEOUT, extra_groups=()):
+    """Run `module` as `instructor` (login, uid) in group `gid` (and `extra_groups`), with
+    `request` as JSON on its standard input; returns its standard output, or raises ValueError
+    with its last error line."""
     login, uid = instructor
     result = subprocess.run(
         [sys.executable, "-I", "-m", module],
         input=json.dumps(request), capture_output=True, text=True, timeout=timeout,
-        user=uid, group=gid, extra_groups=[], umask=0o007, cwd="/",
+        user=uid, group=gid, extra_groups=list(extra_groups), umask=0o007, cwd="/",
         # Only what nbgrader needs (PATH: it runs alembic by name); none of the hub's secrets.
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home_of(settings, login), "LANG": "C.UTF-8"},
     )

@@ -57,7 +57,7 @@ class LaunchHandler(LTI11AuthenticateHandler):
         if user is None:
             raise HTTPError(403, "LTI launch not allowed")
         course = ((await user.get_auth_state()) or {}).get("hub_course", "")
-        target = rules.launch_target(args, self.base_url, course, next_url) or self.get_next_url(user)
+        target = rules.launch_target(args, self.hub.base_url, course, next_url) or self.get_next_url(user)
         if framed_launch.is_framed(self.request):
             self.write(framed_launch.framed_page(self.base_url, user.name, target))
         else:

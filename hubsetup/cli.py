@@ -146,8 +146,9 @@ def materials_publish(args, settings):
     request = {"source": os.path.join(courses.course_dir(settings, args.course), materials.MATERIALS),
                "published": materials.published_root(settings.exchange_root, args.course)}
     try:
+        # The course's group too: only its members may enter <exchange>/<course>/materials.
         print(as_instructor.run(settings, instructors[0], known[args.course]["instructor_gid"], "hubsetup.materials",
-                                request))
+                                request, extra_groups=[known[args.course]["student_gid"]]))
     except ValueError as error:
         return fail(error)
     return 0

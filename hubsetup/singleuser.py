@@ -33,5 +33,5 @@ def configure(c, env=None):
     c.ServerApp.tornado_settings = tornado_settings
     # The formgrader builds its exporter from the server's config, not nbgrader's.
     notebook_html.configure(c)
-    # Merged into the extensions the venv's jupyter_server_config.d enables, not replacing them.
-    c.ServerApp.jpserver_extensions.update({"hubsetup.formgrader_csp": True, "hubsetup.lesson_server": True})
+    # hubsetup's server extensions are enabled in /etc/jupyter/jupyter_server_config.d, as other
+    # packages' are: a role's own jpserver_extensions (students') would replace a value set here.

@@ -37,8 +37,13 @@ def launched_user(stack, client, params):
 def test_student_launch_lands_on_next_notebook(stack, client, consumer):
     user_id = edx.anonymous_id()
     session, login, location = launched_user(stack, client, sign(stack, consumer, user_id=user_id, custom={"next": NEXT}))
-    assert location == NEXT
-    page = session.wait_for_page(f"/user/{login}/lab/tree/ps1.ipynb", start=NEXT)
+    # a next into JupyterLab's file tree goes through the server's check that the file is there
+    assert location == "/hub/user-redirect/open/file/ps1.ipynb"
+    session.start_server()
+    missing = session.get(stack.url + location)
+    assert missing.status_code == 404 and "There is no <code>ps1.ipynb</code>" in missing.text
+    stack.exec("sh", "-c", f"echo '{{}}' > /home/{login}/ps1.ipynb", user=login)
+    page = session.wait_for_page(f"/user/{login}/lab/tree/ps1.ipynb", start=location)
     assert "jupyter-config-data" in page.text
     assert login[0].isalpha() and len(login) <= 32
     assert stack.uid_of(login) >= 2000
