@@ -13,7 +13,7 @@ import pytest
 
 from harness import edx
 from harness.lms_page import LmsPage
-from harness.stack import REPO, run
+from harness.stack import REPO, run, wait_until
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
@@ -220,3 +220,83 @@ def test_other_origin_cannot_frame_the_hub(stack, lms, profile_browser):
     assert any(f"frame-ancestors 'self' {LMS}" in text for text in refusals), refusals
     # and the launch form itself, posted from a site that is not the LMS, logs no one in
     assert launches == [403], launches
+
+
+LESSON_CONTEXT = "course-v1:DemoX+WEB101+2026_T1"
+LESSON_COURSE = "course-v1-demox-web101-2026_t1"
+
+
+def lesson_notebook(source):
+    return dict(NOTEBOOK, cells=[dict(NOTEBOOK["cells"][0], source=source)])
+
+
+@pytest.fixture(scope="module")
+def lesson_units(stack, https_hub, lms):
+    """Two edX units, each an LTI component naming its lesson; the course's teacher publishes
+    lesson 1 (through the hub's plain-HTTP port, as a script of theirs would)."""
+    from harness.stack import HubClient
+
+    from . import nbgrader_cycle
+
+    key, secret = https_hub
+    for unit, lesson in (("/lesson-unit1", "lesson1.ipynb"), ("/lesson-unit2", "lesson2.ipynb")):
+        lms.launches[unit] = lambda lesson=lesson: edx.launch_params(
+            HUB + "/hub/lti/launch", key, secret, username="web-student", context_id=LESSON_CONTEXT,
+            custom={"lesson": lesson})
+    teacher = HubClient(stack, "web-teacher")
+    assert teacher.launch(edx.launch_params(stack.url + "/hub/lti/launch", key, secret, username="web-teacher",
+                                            roles="Instructor", context_id=LESSON_CONTEXT)).status_code == 302
+    teacher.start_server()
+    materials = f"courses/{LESSON_COURSE}/materials"
+
+    def put(path, model):
+        nbgrader_cycle.put_contents(teacher, f"{materials}/{path}", model)
+
+    def publish():
+        return stack.exec("hubsetup", "materials", "publish", "--course", LESSON_COURSE).stdout
+
+    for folder in ("", "/data"):
+        nbgrader_cycle.put_contents(teacher, materials + folder, {"type": "directory"})
+    put("lesson1.ipynb", {"type": "notebook", "format": "json", "content": lesson_notebook("print(6 * 7)")})
+    assert "published 1 file(s)" in publish()
+    return put, publish
+
+
+def run_cell_until(page, frame, text):
+    frame.wait_for_selector(".jp-StatusBar-Widget:has-text('| Idle')", timeout=60_000)
+    frame.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+    page.keyboard.press("Shift+Enter")
+    frame.wait_for_selector(f".jp-OutputArea-output:has-text('{text}')", timeout=60_000)
+
+
+def test_edx_units_open_their_lessons_and_the_students_edit_survives_the_teachers_update(
+        stack, lms, lesson_units, profile_browser):
+    put, publish = lesson_units
+    page = profile_browser.new_page()
+    page.goto(LMS + "/lesson-unit1")
+    frame = lab_frame(page)
+    assert f"/user/web-student/lab/tree/{LESSON_COURSE}/lesson1.ipynb" in frame.url
+    run_first_cell(page, frame)  # the teacher's cell: 42
+    # the student makes the cell their own and saves
+    frame.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("print('my answer', 6 * 7)")
+    page.keyboard.press("Control+S")
+    home = f"/home/web-student/{LESSON_COURSE}"
+    wait_until(lambda: "my answer" in stack.exec("cat", f"{home}/lesson1.ipynb").stdout,
+               "the student's edit was not saved", timeout=30)
+    # the teacher updates lesson 1 and adds lesson 2 with its data file
+    put("lesson1.ipynb", {"type": "notebook", "format": "json", "content": lesson_notebook("print('v2')")})
+    put("lesson2.ipynb", {"type": "notebook", "format": "json", "content": lesson_notebook(
+        "import csv\nrows = list(csv.DictReader(open('data/prices.csv')))\n"
+        "print('mean', sum(float(r['price']) for r in rows) / len(rows))")})
+    put("data/prices.csv", {"type": "file", "format": "text", "content": "day,price\n1,10\n2,14\n"})
+    assert "published 3 file(s)" in publish()
+    page.goto(LMS + "/lesson-unit2")
+    frame = lab_frame(page)
+    assert f"/user/web-student/lab/tree/{LESSON_COURSE}/lesson2.ipynb" in frame.url
+    run_cell_until(page, frame, "mean 12.0")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, "lms-lesson2.png"))
+    assert "my answer" in stack.exec("cat", f"{home}/lesson1.ipynb").stdout
+    assert stack.exec("test", "-f", f"{home}/data/prices.csv", check=False).returncode == 0

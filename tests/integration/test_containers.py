@@ -187,6 +187,21 @@ def test_nbgrader_release_fetch_submit_and_grade_across_containers(hub):
     assert in_container(hub, "eleve1", "sh", "-c", "ls ~/cours_prof1/docker1/feedback/*/docker1.html").returncode == 0
 
 
+def test_a_lesson_is_published_by_the_teachers_button_and_delivered_into_the_students_container(hub):
+    teacher, student = started(hub, "prof1"), started(hub, "eleve1")
+    lesson = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nbgrader_cycle.put_contents(teacher, "courses/cours_prof1/materials", {"type": "directory"})
+    nbgrader_cycle.put_contents(teacher, "courses/cours_prof1/materials/lesson1.ipynb",
+                                {"type": "notebook", "format": "json", "content": lesson})
+    page = teacher.server_api("GET", "open/materials")
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    published = teacher.server_api("POST", "open/materials/cours_prof1/publish", data={"_xsrf": xsrf})
+    assert published.status_code == 200 and "Published 1 file(s)" in published.text
+    opened = student.get(hub.url + "/user/eleve1/open/lesson/cours_prof1/lesson1.ipynb")
+    assert opened.status_code == 200 and opened.url.endswith("/user/eleve1/lab/tree/cours_prof1/lesson1.ipynb")
+    assert in_container(hub, "eleve1", "stat", "-c", "%U", "/home/eleve1/cours_prof1/lesson1.ipynb").stdout.strip() == "eleve1"
+
+
 def test_a_memory_hog_is_killed_at_its_limit_while_another_user_keeps_working(hub):
     hog, neighbour = started(hub, "eleve1"), started(hub, "eleve2")
     kills_before = oom_kills(hub, "eleve1")
