@@ -96,6 +96,8 @@ def parser():
     storm.add_argument("--sample-every", type=float, default=0.5, help="seconds between memory samples")
     storm.add_argument("--floor-runs", type=positive, default=3, help="students launched alone first (median)")
     storm.add_argument("--keep", action="store_true", help="leave the servers running afterwards")
+    storm.add_argument("--lesson-mb", type=float, help="each launch opens a lesson whose published materials hold "
+                       "a data file of this many MB (delivered into every student's home first)")
     storm.set_defaults(func=storm_command)
 
     sync = commands.add_parser("sync", help="time `hubsetup accounts sync` in a throwaway container")

@@ -115,6 +115,7 @@ class Student:
     """One simulated student; times are epoch seconds, None until reached."""
     lti_user: str
     login: str = ""
+    location: str = NEXT  # where the launch sent the student
     start: float = None
     launched: float = None
     ready: float = None
@@ -142,10 +143,11 @@ class Student:
 
 
 class Storm:
-    """What every student shares: the hub's URL, the consumer's key and secret, a time limit."""
+    """What every student shares: the hub's URL, the consumer's key and secret, a time limit,
+    and the lesson (course, path) each launch opens, if any (its materials delivered first)."""
 
-    def __init__(self, url, key, secret, timeout):
-        self.url, self.key, self.secret, self.timeout = url, key, secret, timeout
+    def __init__(self, url, key, secret, timeout, lesson=None):
+        self.url, self.key, self.secret, self.timeout, self.lesson = url, key, secret, timeout, lesson
 
     def run_student(self, student):
         student.session = requests.Session()
@@ -183,17 +185,19 @@ class Storm:
 
     def _launch(self, student, deadline):
         """POST the signed form, signed just before sending as the LMS page does."""
+        custom = {"lesson": self.lesson[1]} if self.lesson else {"next": NEXT}
         params = edx.launch_params(self.url + "/hub/lti/launch", self.key, self.secret, username=student.lti_user,
-                                   context_id=COURSE, custom={"next": NEXT})
+                                   context_id=COURSE, custom=custom)
         response = student.session.post(self.url + "/hub/lti/launch", data=params, allow_redirects=False,
                                         timeout=(10, self._left(deadline)))
         if response.status_code != 302:
             raise StudentFailed("launch", f"HTTP {response.status_code}: {response.text[:200]}")
         student.launched = time.time()
+        student.location = response.headers["Location"]
 
     def _wait_ready(self, student, deadline):
         """Follow the redirects to the spawn-pending page, then the progress event stream."""
-        location = NEXT
+        location = student.location
         for _ in range(REDIRECT_HOPS):
             response = student.session.get(urljoin(self.url, location), allow_redirects=False,
                                            timeout=(10, self._left(deadline)))
@@ -232,9 +236,14 @@ class Storm:
         raise StudentFailed("spawn", "progress stream ended before the server was ready")
 
     def _open_lab(self, student, deadline):
-        """The page the browser opens: the OAuth redirects through the hub set the server's cookies."""
-        path = f"/user/{student.login}/lab"
-        response = student.session.get(self.url + path, timeout=(10, self._left(deadline)))
+        """The page the browser opens: the OAuth redirects through the hub set the server's
+        cookies. A lesson's page delivers the materials, then sends the browser to JupyterLab."""
+        prefix = f"/user/{student.login}/"
+        start, path = f"{prefix}lab", f"{prefix}lab"
+        if self.lesson:
+            course, lesson = self.lesson
+            start, path = f"{prefix}open/lesson/{course}/{lesson}", f"{prefix}lab/tree/{course}/{lesson}"
+        response = student.session.get(self.url + start, timeout=(10, self._left(deadline)))
         if response.status_code != 200 or urlsplit(response.url).path != path:
             raise StudentFailed("lab", f"HTTP {response.status_code} at {response.url}")
         student.lab = time.time()
@@ -399,6 +408,39 @@ def wait_healthy(url, max_seconds=180):
             pass
         time.sleep(1)
     raise SystemExit(f"{url}/hub/health did not answer 200 within {max_seconds}s")
+
+
+LESSON = "lesson.ipynb"
+LESSON_SCRIPT = """
+import os, sys
+root, megabytes = sys.argv[1], float(sys.argv[2])
+os.makedirs(os.path.join(root, "data"), exist_ok=True)
+with open(os.path.join(root, "lesson.ipynb"), "w") as f:
+    f.write('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+with open(os.path.join(root, "data", "prices.bin"), "wb") as f:
+    for _ in range(int(megabytes * 16)):
+        f.write(os.urandom(65536))
+"""
+
+
+def prepare_lesson(compose, url, key, secret, megabytes, run_id):
+    """A teacher of the storm's course publishes lesson.ipynb and a data file of `megabytes`
+    MB (random, so that nothing compresses it); returns (Storm lesson, the teacher)."""
+    teacher = Student(f"bench-{run_id}-teacher")
+    teacher.session = requests.Session()
+    params = edx.launch_params(url + "/hub/lti/launch", key, secret, username=teacher.lti_user, roles="Instructor",
+                               context_id=COURSE)
+    response = teacher.session.post(url + "/hub/lti/launch", data=params, allow_redirects=False, timeout=60)
+    if response.status_code != 302:
+        raise SystemExit(f"the teacher's launch failed: HTTP {response.status_code}")
+    teacher.login = teacher.lti_user
+    course = compose.exec("python3", "-c", f"from hubsetup.lti.names import course_name; print(course_name({COURSE!r}))"
+                          ).stdout.strip()
+    folder = f"/srv/nbgrader/courses/{course}/materials"
+    compose.exec("runuser", "-u", teacher.login, "--", "python3", "-c", LESSON_SCRIPT, folder, str(megabytes),
+                 timeout=600)
+    log(compose.exec("hubsetup", "materials", "publish", "--course", course, timeout=600).stdout.strip())
+    return (course, LESSON), teacher
 
 
 def run_storm(storm, students, ramp):
@@ -711,7 +753,10 @@ def storm_command(args):
     key, secret = passport(compose)
     admin, token = (None, None) if args.keep else admin_token(compose)
     run_id = secrets.token_hex(3)
-    storm = Storm(url, key, secret, args.timeout)
+    lesson, teacher = (None, None)
+    if args.lesson_mb is not None:
+        lesson, teacher = prepare_lesson(compose, url, key, secret, args.lesson_mb, run_id)
+    storm = Storm(url, key, secret, args.timeout, lesson)
     students = [Student(f"bench-{run_id}-{i:03d}") for i in range(1, args.users + 1)]
     budget = args.timeout * 2 + args.ramp + 120
     sampler = Sampler(compose, args.sample_every, budget)
@@ -737,7 +782,7 @@ def storm_command(args):
         health_records = health.stop() if health.is_alive() else health.records
         if not args.keep:
             log("cleanup: stopping the bench's servers" + (" and deleting its hub users" if token else ""))
-            cleaned = cleanup(url, floors + students, admin, token, compose)
+            cleaned = cleanup(url, floors + students + ([teacher] if teacher else []), admin, token, compose)
         else:
             cleaned = {"kept": True}
     logins = {s.login for s in students if s.login}
@@ -749,7 +794,8 @@ def storm_command(args):
         "machine": before_machine, "loadavg_after": os.getloadavg(), "image": image, "checkout": checkout(),
         "settings": settings,
         "options": {"users": args.users, "ramp_s": args.ramp, "timeout_s": args.timeout,
-                    "sample_every_s": args.sample_every, "floor_runs": args.floor_runs},
+                    "sample_every_s": args.sample_every, "floor_runs": args.floor_runs,
+                    "lesson_mb": args.lesson_mb},
         "floor": floor_result, "summary": summary, "cleanup": cleaned,
         "students": [s.record(origin) for s in students],
         "errors": [{"login": s.login or s.lti_user, "error": s.error} for s in students if s.error],

@@ -13,7 +13,7 @@ import pytest
 
 from harness import edx
 from harness.lms_page import LmsPage
-from harness.stack import REPO, run, wait_until
+from harness.stack import REPO, HubClient, run, wait_until
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
@@ -232,41 +232,38 @@ def lesson_notebook(source):
 
 @pytest.fixture(scope="module")
 def lesson_units(stack, https_hub, lms):
-    """Two edX units, each an LTI component naming its lesson; the course's teacher publishes
-    lesson 1 (through the hub's plain-HTTP port, as a script of theirs would)."""
-    from harness.stack import HubClient
-
-    from . import nbgrader_cycle
-
+    """Two edX units, each an LTI component naming its lesson; the course's teacher (made by an
+    instructor's launch) writes the materials as themself and the admin command publishes them."""
     key, secret = https_hub
     for unit, lesson in (("/lesson-unit1", "lesson1.ipynb"), ("/lesson-unit2", "lesson2.ipynb")):
         lms.launches[unit] = lambda lesson=lesson: edx.launch_params(
             HUB + "/hub/lti/launch", key, secret, username="web-student", context_id=LESSON_CONTEXT,
             custom={"lesson": lesson})
-    teacher = HubClient(stack, "web-teacher")
-    assert teacher.launch(edx.launch_params(stack.url + "/hub/lti/launch", key, secret, username="web-teacher",
-                                            roles="Instructor", context_id=LESSON_CONTEXT)).status_code == 302
-    teacher.start_server()
-    materials = f"courses/{LESSON_COURSE}/materials"
+    teacher = edx.launch_params(stack.url + "/hub/lti/launch", key, secret, username="web-teacher",
+                                roles="Instructor", context_id=LESSON_CONTEXT)
+    assert HubClient(stack, "web-teacher").launch(teacher).status_code == 302
+    materials = f"/srv/nbgrader/courses/{LESSON_COURSE}/materials"
 
-    def put(path, model):
-        nbgrader_cycle.put_contents(teacher, f"{materials}/{path}", model)
+    def put(path, content):
+        text = content if isinstance(content, str) else json.dumps(content)
+        stack.exec("sh", "-c", f"mkdir -p $(dirname {materials}/{path}) && cat > {materials}/{path}",
+                   user="web-teacher", input=text)
 
     def publish():
         return stack.exec("hubsetup", "materials", "publish", "--course", LESSON_COURSE).stdout
 
-    for folder in ("", "/data"):
-        nbgrader_cycle.put_contents(teacher, materials + folder, {"type": "directory"})
-    put("lesson1.ipynb", {"type": "notebook", "format": "json", "content": lesson_notebook("print(6 * 7)")})
+    put("lesson1.ipynb", lesson_notebook("print(6 * 7)"))
     assert "published 1 file(s)" in publish()
     return put, publish
 
 
 def run_cell_until(page, frame, text):
+    """Run the first cell of the notebook in view (JupyterLab also reopens earlier tabs)."""
+    shown = ".jp-NotebookPanel:not(.lm-mod-hidden)"
     frame.wait_for_selector(".jp-StatusBar-Widget:has-text('| Idle')", timeout=60_000)
-    frame.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+    frame.click(f"{shown} .jp-Cell .jp-InputArea-editor")
     page.keyboard.press("Shift+Enter")
-    frame.wait_for_selector(f".jp-OutputArea-output:has-text('{text}')", timeout=60_000)
+    frame.wait_for_selector(f"{shown} .jp-OutputArea-output:has-text('{text}')", timeout=60_000)
 
 
 def test_edx_units_open_their_lessons_and_the_students_edit_survives_the_teachers_update(
@@ -286,11 +283,10 @@ def test_edx_units_open_their_lessons_and_the_students_edit_survives_the_teacher
     wait_until(lambda: "my answer" in stack.exec("cat", f"{home}/lesson1.ipynb").stdout,
                "the student's edit was not saved", timeout=30)
     # the teacher updates lesson 1 and adds lesson 2 with its data file
-    put("lesson1.ipynb", {"type": "notebook", "format": "json", "content": lesson_notebook("print('v2')")})
-    put("lesson2.ipynb", {"type": "notebook", "format": "json", "content": lesson_notebook(
-        "import csv\nrows = list(csv.DictReader(open('data/prices.csv')))\n"
-        "print('mean', sum(float(r['price']) for r in rows) / len(rows))")})
-    put("data/prices.csv", {"type": "file", "format": "text", "content": "day,price\n1,10\n2,14\n"})
+    put("lesson1.ipynb", lesson_notebook("print('v2')"))
+    put("lesson2.ipynb", lesson_notebook("import csv\nrows = list(csv.DictReader(open('data/prices.csv')))\n"
+                                         "print('mean', sum(float(r['price']) for r in rows) / len(rows))"))
+    put("data/prices.csv", "day,price\n1,10\n2,14\n")
     assert "published 3 file(s)" in publish()
     page.goto(LMS + "/lesson-unit2")
     frame = lab_frame(page)
