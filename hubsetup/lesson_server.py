@@ -225,8 +225,9 @@ def fetch(course, assignment):
     result = subprocess.run(["nbgrader", "fetch_assignment", assignment, "--course", course],
                             capture_output=True, text=True, timeout=FETCH_TIMEOUT, cwd=os.path.expanduser("~"))
     if result.returncode != 0:
-        lines = [line for line in (result.stderr + result.stdout).splitlines() if "ERROR" in line or "rror" in line]
-        return (lines or ["nbgrader fetch_assignment failed"])[-1]
+        lines = (result.stderr + result.stdout).splitlines()
+        errors = [line for line in lines if "| ERROR]" in line] or [line for line in lines if line.strip()]
+        return (errors or [f"nbgrader fetch_assignment exited with {result.returncode}"])[-1]
     return None
 
 
