@@ -20,8 +20,10 @@ FROM ${BASE_IMAGE} AS notebook
 ENV LANG=C.UTF-8 \
     PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_NO_CACHE_DIR=1
+# fonts-wqy-microhei (5 MB): the Chinese glyphs matplotlib draws titles and labels with.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates tini git less nano \
+      fonts-dejavu-core fonts-wqy-microhei \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY requirements.txt /tmp/requirements.txt
 # rfc3987-syntax (an optional format checker of jsonschema, pulled in by jupyter-events)
@@ -29,9 +31,18 @@ COPY requirements.txt /tmp/requirements.txt
 # "iri" format without it, and no Jupyter schema uses that format.
 RUN python3 -m venv /opt/venv && pip install -r /tmp/requirements.txt \
  && pip uninstall -y rfc3987-syntax lark
+# Matplotlib falls back to the Chinese font for characters DejaVu Sans lacks (and the other way).
+RUN echo "font.sans-serif: DejaVu Sans, WenQuanYi Micro Hei" \
+      >> "$(python3 -c 'import matplotlib; print(matplotlib.matplotlib_fname())')"
+# The school's own packages (extra-packages.txt, extra-requirements.txt): pip keeps every version
+# requirements.txt pins, and a package that cannot be installed stops the build with its name.
+COPY user-image/install-extras /usr/local/bin/
+COPY extra-packages.txt extra-requirements.txt /tmp/extras/
+RUN install-extras debian /tmp/extras/extra-packages.txt \
+ && install-extras python /tmp/extras/extra-requirements.txt /tmp/requirements.txt
 COPY pyproject.toml /tmp/hubsetup/
 COPY hubsetup /tmp/hubsetup/hubsetup
-RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/requirements.txt
+RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/requirements.txt /tmp/extras
 COPY jupyter/ /etc/jupyter/
 COPY nbgrader_config.py /etc/jupyter/
 # Students are not asked about Jupyter news, and no server calls out for updates.

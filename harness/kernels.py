@@ -99,3 +99,35 @@ try:
 except RuntimeError as error:
     print("stopped at", len(threads), error)
 """
+
+
+# The course environment (issue 15): every library a lesson may import, imported in a real
+# kernel, and a matplotlib figure with a Chinese title rendered to PNG. Matplotlib warns
+# "Glyph ... missing from font(s)" for any character no installed font has.
+COURSE_LIBRARIES = ("numpy", "scipy", "pandas", "matplotlib", "seaborn", "statsmodels", "sklearn", "sympy",
+                    "plotly", "PIL", "ipywidgets", "openpyxl", "arch")
+ENVIRONMENT_PROBE = f"""
+import importlib, io, warnings
+for name in {COURSE_LIBRARIES!r}:
+    importlib.import_module(name)
+print("imported", len({COURSE_LIBRARIES!r}))
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    figure, axes = plt.subplots()
+    axes.plot([1, 2, 3], [2, 1, 3])
+    axes.set_title("股票价格 · Cours de la bourse")
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
+print("png", png.getvalue()[:8] == b"\\x89PNG\\r\\n\\x1a\\n", "missing glyphs", missing)
+"""
+
+
+def check_course_environment(session):
+    """Run ENVIRONMENT_PROBE in the user's kernel; AssertionError naming what failed."""
+    output, state = execute(session, ENVIRONMENT_PROBE, timeout=240)
+    assert state == "idle" and f"imported {len(COURSE_LIBRARIES)}" in output, output[-3000:]
+    assert "png True missing glyphs []" in output, output[-3000:]

@@ -11,8 +11,8 @@ extension: everything here runs as the server's user, in their own server.
   assignment's edX *Custom Parameters* line.
 
 A target that does not exist gets a page that says which, and links to the home, instead of
-JupyterLab's "file not found". At the server's start, every course's materials are delivered
-in the background.
+JupyterLab's "file not found". Ten seconds after the server's start, every course's materials
+are delivered in the background (for students who log in without a lesson's link).
 """
 
 import grp
@@ -26,6 +26,7 @@ from . import materials
 
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 FETCH_TIMEOUT = 120
+START_DELIVERY_DELAY = 10.0  # seconds after the server's start before every course is delivered
 _delivering = threading.Lock()  # one delivery at a time in a server: a lesson's and the start's
 
 
@@ -249,4 +250,8 @@ def _load_jupyter_server_extension(serverapp):
     base = serverapp.base_url
     serverapp.web_app.add_handlers(".*$", [(url_path_join(base, pattern), handler)
                                            for pattern, handler in make_handlers()])
-    threading.Thread(target=deliver_all, args=(serverapp.log,), name="materials-delivery", daemon=True).start()
+    # Not at once: the server's start and JupyterLab's first page come first (a lesson's page
+    # delivers its course by itself, at once).
+    timer = threading.Timer(START_DELIVERY_DELAY, deliver_all, args=(serverapp.log,))
+    timer.daemon = True
+    timer.start()

@@ -437,6 +437,7 @@ def prepare_lesson(compose, url, key, secret, megabytes, run_id):
     course = compose.exec("python3", "-c", f"from hubsetup.lti.names import course_name; print(course_name({COURSE!r}))"
                           ).stdout.strip()
     folder = f"/srv/nbgrader/courses/{course}/materials"
+    compose.exec("rm", "-rf", folder)  # an earlier storm's, owned by its teacher (removed since)
     compose.exec("runuser", "-u", teacher.login, "--", "python3", "-c", LESSON_SCRIPT, folder, str(megabytes),
                  timeout=600)
     log(compose.exec("hubsetup", "materials", "publish", "--course", course, timeout=600).stdout.strip())

@@ -112,6 +112,10 @@ def test_csv_and_lti_users_run_in_their_own_containers_as_their_uid(hub, lti_stu
     assert in_container(hub, "prof1", "ls", "/srv/nbgrader/courses/cours_prof1").returncode == 0
 
 
+def test_the_course_environment_in_a_users_container(hub, lti_student):
+    kernels.check_course_environment(lti_student)
+
+
 def test_limits_and_lockdown_of_a_users_container(hub, lti_student):
     config = user_container(hub, lti_student.login).attrs["HostConfig"]
     assert config["Memory"] == MEMORY_LIMIT

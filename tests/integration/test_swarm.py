@@ -76,6 +76,8 @@ def test_a_users_server_runs_as_a_swarm_service(hub, swarm):
     written = session.server_api("PUT", "api/contents/from-swarm.txt", json={"type": "file", "format": "text", "content": "hi"})
     assert written.status_code == 201, written.text
     assert hub.exec("stat", "-c", "%U", "/home/eleve1/from-swarm.txt").stdout.strip() == "eleve1"
+    # The course environment is the user image's too (PIDS_LIMIT leaves room for its threads).
+    kernels.check_course_environment(session)
     # The student's printing loop stops at the log's cap; their thread bomb at their own limit
     # (last: its threads hold the limit for a while).
     kernels.flood_stdout(session, 8)
