@@ -31,9 +31,10 @@ COPY requirements.txt /tmp/requirements.txt
 # "iri" format without it, and no Jupyter schema uses that format.
 RUN python3 -m venv /opt/venv && pip install -r /tmp/requirements.txt \
  && pip uninstall -y rfc3987-syntax lark
-# Matplotlib falls back to the Chinese font for characters DejaVu Sans lacks (and the other way).
-RUN echo "font.sans-serif: DejaVu Sans, WenQuanYi Micro Hei" \
-      >> "$(python3 -c 'import matplotlib; print(matplotlib.matplotlib_fname())')"
+# Matplotlib falls back to the Chinese font for characters DejaVu Sans lacks. A list of named
+# families, not "sans-serif": a generic family stands for its first font only, with no fallback.
+RUN sed -i 's/^#font.family:.*/font.family: DejaVu Sans, WenQuanYi Micro Hei/' \
+      "$(python3 -c 'import matplotlib; print(matplotlib.matplotlib_fname())')"
 # The school's own packages (extra-packages.txt, extra-requirements.txt): pip keeps every version
 # requirements.txt pins, and a package that cannot be installed stops the build with its name.
 COPY user-image/install-extras /usr/local/bin/

@@ -160,7 +160,10 @@ def lti_params(args, settings):
     if args.lesson:
         line = f'["lesson={args.lesson}"]'
         if args.course:
-            warnings += lesson_warnings(settings, args.course, args.lesson)
+            try:
+                warnings += lesson_warnings(settings, args.course, args.lesson)
+            except ValueError as error:
+                warnings.append(f"could not look into course {args.course!r}: {error}")
     elif args.assignment:
         line = f'["assignment={args.assignment}"]'
         if args.course and not os.path.isdir(os.path.join(settings.exchange_root, args.course, "outbound",
@@ -180,15 +183,26 @@ def lti_params(args, settings):
 
 
 def lesson_warnings(settings, course, lesson):
+    """Whether the course has published `lesson`, asked as one of its teachers (root never looks
+    into the folders teachers write)."""
+    with registry.connect(settings.registry_path, write=False) as db:
+        known = registry.courses(db)
+        instructors = registry.course_instructors(db, course) if course in known else []
+    if course not in known:
+        return [f"no course {course!r}; `hubsetup status` lists them"]
+    if not instructors:
+        return [f"course {course!r} has no teacher yet, so nothing published"]
     course_materials = os.path.join(courses.course_dir(settings, course), materials.MATERIALS)
-    published = materials.published_root(settings.exchange_root, course)
-    snapshot = materials.current_snapshot(published) if os.path.isdir(published) else None
-    if snapshot and os.path.isfile(os.path.join(snapshot, lesson)):
-        return []
-    if os.path.isfile(os.path.join(course_materials, lesson)):
+    request = {"source": course_materials, "published": materials.published_root(settings.exchange_root, course),
+               "lesson": lesson}
+    state = as_instructor.run(settings, instructors[0], known[course]["instructor_gid"], "hubsetup.materials",
+                              request, extra_groups=[known[course]["student_gid"]])
+    if state == "unpublished":
         return [f"{lesson} is in course {course!r}'s materials but not published yet: publish them "
                 f"(JupyterLab's File menu, Course materials; or hubsetup materials publish --course {course})"]
-    return [f"course {course!r} has no {lesson} in its materials ({course_materials})"]
+    if state == "missing":
+        return [f"course {course!r} has no {lesson} in its materials ({course_materials})"]
+    return []
 
 
 def grades_export(args, settings):

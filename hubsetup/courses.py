@@ -129,10 +129,12 @@ def _ensure_exchange_folders(exchange, course, gid, owners, student_gid):
             folder, moved = course_folder.ensure_exchange_child(name, 0, gid, mode)
             folder.close()
             moved_aside(course_folder, name, moved)
-        materials_folder, moved = course_folder.ensure_exchange_child(MATERIALS, 0, student_gid, MATERIALS_MODE)
+        # Root's own, or moved aside: a teacher's stand-in would let them open it to every course.
+        materials_folder, moved = course_folder.ensure_exchange_child(MATERIALS, 0, student_gid, MATERIALS_MODE,
+                                                                      owners={0})
         moved_aside(course_folder, MATERIALS, moved)
         with materials_folder:
-            published, moved = materials_folder.ensure_exchange_child(PUBLISHED, 0, gid, PUBLISHED_MODE)
+            published, moved = materials_folder.ensure_exchange_child(PUBLISHED, 0, gid, PUBLISHED_MODE, owners={0})
             published.close()
             moved_aside(materials_folder, PUBLISHED, moved)
     return warnings

@@ -18,11 +18,13 @@ are delivered in the background (for students who log in without a lesson's link
 import grp
 import html
 import os
+import stat
 import subprocess
 import threading
 from urllib.parse import quote
 
 from . import materials
+from .lti.rules import assignment_problem
 
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
 FETCH_TIMEOUT = 120
@@ -96,6 +98,21 @@ def make_handlers():
         def open_in_lab(self, path):
             self.redirect(f"{self.base_url}lab/tree/{quote(path)}")
 
+        def prepare(self):
+            # These pages do work (deliver, fetch): only for a page the browser opens, never for
+            # an image or a script some other page (a student's submission) points at.
+            mode = self.request.headers.get("Sec-Fetch-Mode")
+            if self.request.method == "GET" and mode not in (None, "navigate"):
+                raise web.HTTPError(403, "open/ pages are opened by navigation only")
+            return super().prepare()
+
+        def check_path(self, path, what):
+            problem = materials.path_problem(path)
+            if problem:
+                self.missing(f"No such {what}", f"<code>{html.escape(path)}</code> {html.escape(problem)}.")
+                return False
+            return True
+
         def check_course(self, course, prefix="nbgrader-"):
             if course not in my_courses(prefix):
                 self.missing("Not one of your courses",
@@ -111,7 +128,7 @@ def make_handlers():
     class LessonHandler(OpenHandler):
         @web.authenticated
         async def get(self, course, path):
-            if not self.check_course(course):
+            if not self.check_path(path, "lesson") or not self.check_course(course):
                 return
             try:
                 report = await self.in_thread(deliver, course)
@@ -129,11 +146,14 @@ def make_handlers():
     class AssignmentHandler(OpenHandler):
         @web.authenticated
         async def get(self, course, assignment):
+            problem = assignment_problem(assignment)
+            if problem:
+                return self.missing("No such assignment", html.escape(problem))
             if not self.check_course(course):
                 return
             folder = os.path.join(os.path.expanduser("~"), course, assignment)
             if not os.path.isdir(folder):
-                released = os.path.isdir(os.path.join(exchange_root(), course, "outbound", assignment))
+                released = is_released(course, assignment)
                 if not released:
                     return self.not_released(course, assignment)
                 failure = await self.in_thread(fetch, course, assignment)
@@ -162,6 +182,8 @@ def make_handlers():
     class FileHandler(OpenHandler):
         @web.authenticated
         def get(self, path):
+            if not self.check_path(path, "file"):
+                return
             if os.path.isfile(os.path.join(os.path.expanduser("~"), path)):
                 return self.open_in_lab(path)
             self.missing("File not found", f"There is no <code>{html.escape(path)}</code> in your files.")
@@ -170,12 +192,16 @@ def make_handlers():
         def course_section(self, course, message=""):
             source = os.path.join(os.path.expanduser("~"), "courses", course, materials.MATERIALS)
             published = materials.published_root(exchange_root(), course)
-            snapshot = materials.current_snapshot(published) if os.path.isdir(published) else None
-            files = sorted(materials.course_files(snapshot)) if snapshot else []
+            try:
+                snapshot = materials.current_snapshot(published)
+                files = sorted(materials.course_files(snapshot)) if snapshot else []
+            except (OSError, materials.MaterialsError) as error:
+                files, message = [], message + f'<p class="error">{html.escape(str(error))}</p>'
             rows = "".join(f"<tr><td>{html.escape(f)}</td><td><code>[{html.escape(lesson_parameter(f))}]</code></td></tr>"
                            for f in files if f.endswith(".ipynb"))
             outbound = os.path.join(exchange_root(), course, "outbound")
-            released = sorted(os.listdir(outbound)) if os.path.isdir(outbound) else []
+            released = sorted(a for a in (os.listdir(outbound) if os.path.isdir(outbound) else [])
+                              if is_released(course, a))
             rows += "".join(f"<tr><td>assignment {html.escape(a)}</td><td><code>[{html.escape(assignment_parameter(a))}]"
                             "</code></td></tr>" for a in released)
             action = f"{self.base_url}open/materials/{quote(course)}/publish"
@@ -219,6 +245,15 @@ def make_handlers():
         (r"/open/materials", MaterialsPage),
         (r"/open/materials/([^/]+)/publish", PublishHandler),
     ]
+
+
+def is_released(course, assignment):
+    """The assignment's folder in the course's outbound, a real folder (not a link a student
+    planted elsewhere in the exchange)."""
+    try:
+        return stat.S_ISDIR(os.lstat(os.path.join(exchange_root(), course, "outbound", assignment)).st_mode)
+    except OSError:
+        return False
 
 
 def fetch(course, assignment):

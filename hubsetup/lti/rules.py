@@ -5,6 +5,8 @@ which sites may post one, and what its roles mean.
 import re
 from urllib.parse import quote, urlsplit
 
+from ..materials import path_problem
+
 INSTRUCTOR_ROLES = {
     "instructor", "administrator", "teachingassistant", "contentdeveloper", "mentor", "staff",
 }
@@ -54,15 +56,20 @@ def is_instructor(roles):
     return False
 
 
-ASSIGNMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ASSIGNMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # with fullmatch: no trailing newline
+
+
+def assignment_problem(name):
+    if not ASSIGNMENT_NAME.fullmatch(name) or ".." in name:
+        return f"{name!r} is not an nbgrader assignment name"
+    return None
 
 
 def _lesson_path(path):
-    parts = path.strip("/").split("/")
-    if not path.strip("/") or any(part in ("", ".", "..") for part in parts) or "\\" in path \
-            or any(ord(c) < 32 for c in path):
-        raise LaunchError(400, f"custom_lesson must be a path inside the course's materials: {path!r}")
-    return "/".join(parts)
+    problem = path_problem(path.strip("/"))
+    if problem:
+        raise LaunchError(400, f"custom_lesson {path!r} {problem}")
+    return path.strip("/")
 
 
 def launch_target(args, base_url, course, next_path):
@@ -89,5 +96,5 @@ def check_target_fields(args):
     if args.get("custom_lesson"):
         _lesson_path(args["custom_lesson"])
     assignment = args.get("custom_assignment")
-    if assignment and not ASSIGNMENT_NAME.match(assignment):
-        raise LaunchError(400, f"custom_assignment {assignment!r} is not an nbgrader assignment name")
+    if assignment and assignment_problem(assignment):
+        raise LaunchError(400, f"custom_assignment {assignment_problem(assignment)}")

@@ -225,3 +225,21 @@ def test_an_nbgitpuller_link_made_by_the_params_helper_pulls_the_lesson_from_git
     opened(student, "/user/ls-gitter/" + query["urlpath"][0], "lessons/lesson1.ipynb")
     content = nbgrader_cycle.ok(student.server_api("GET", "api/contents/lessons/lesson1.ipynb"))["content"]
     assert content["cells"][0]["source"] == "print('from git')"
+
+
+def test_open_pages_refuse_paths_out_of_the_course_and_requests_that_are_not_navigations(stack, consumer, teacher):
+    """The attack of a student who links, from the exchange's inbound, to a folder of theirs
+    and gets the teacher's server to "fetch" it into the teacher's home (an <img> in a
+    submission the teacher views)."""
+    stack.exec("sh", "-c", f"mkdir -p {EXCHANGE}/{COURSE}/inbound/ls-mallory/.local && "
+               f"ln -sfn ls-mallory {EXCHANGE}/{COURSE}/inbound/L", user="ls-student")
+    sneaky = f"open/assignment/{COURSE}/..%2Finbound%2FL%2F.local"
+    page = teacher.server_api("GET", sneaky)
+    assert page.status_code == 404 and "is not an nbgrader assignment name" in page.text
+    assert stack.exec("test", "-e", "/home/ls-teacher/inbound", check=False).returncode != 0  # where it would land
+    for path in (f"open/lesson/{COURSE}/..%2F..%2F.bashrc", "open/file/%2Fetc%2Fpasswd"):
+        refused = teacher.server_api("GET", path)
+        assert refused.status_code == 404 and "must" in refused.text, (path, refused.text[:300])
+    as_image = teacher.server_api("GET", f"open/assignment/{COURSE}/ps1",
+                                  headers={"Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"})
+    assert as_image.status_code == 403

@@ -8,12 +8,17 @@ import pytest
 
 from hubsetup import materials
 
+# The published folder must be root's (the hub makes it): these tests run as root, like the
+# hub's tests that provision.
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the published folder is root's")
+
 
 @pytest.fixture
 def course(tmp_path):
-    source, published, home = tmp_path / "materials", tmp_path / "published", tmp_path / "home"
+    source, home = tmp_path / "materials", tmp_path / "home"
+    published = tmp_path / "exchange" / "finance" / "materials" / "published"
     for folder in (source, published, home):
-        folder.mkdir()
+        folder.mkdir(parents=True)
     (source / "lesson1.ipynb").write_text("teacher v1")
     (source / "data").mkdir()
     (source / "data" / "prices.csv").write_text("day,price\n1,10\n")
@@ -45,7 +50,8 @@ def test_students_edits_are_kept_deleted_files_come_back_and_teacher_updates_arr
     (source / "lesson2.ipynb").write_text("lesson 2")
     settled = os.stat(source / "data" / "prices.csv").st_mtime - 10
     os.utime(source / "data" / "prices.csv", (settled, settled))
-    os.utime(mine.parent.parent / "published" / "current" / "data" / "prices.csv", (settled, settled))
+    os.utime(mine.parent.parent / "exchange" / "finance" / "materials" / "published" / "current" / "data" / "prices.csv",
+             (settled, settled))
     assert publish() == (3, 2, 1)  # the CSV, unchanged, is linked from the previous snapshot
     report = deliver()
     assert report == {"new": ["data/prices.csv", "lesson2.ipynb"], "updated": [], "kept": ["lesson1.ipynb"],
@@ -85,7 +91,7 @@ def test_published_snapshots_are_readable_by_students_whatever_the_umask(course,
         publish()
     finally:
         os.umask(old)
-    current = tmp_path / "published" / "current"
+    current = tmp_path / "exchange" / "finance" / "materials" / "published" / "current"
     assert os.stat(current).st_mode & 0o7777 == 0o2775
     assert os.stat(current / "data").st_mode & 0o005 == 0o005
     assert os.stat(current / "lesson1.ipynb").st_mode & 0o777 == 0o664
@@ -96,13 +102,14 @@ def test_old_snapshots_go_and_nothing_to_publish_is_a_clear_error(course, tmp_pa
     for n in range(4):
         (source / "lesson1.ipynb").write_text(f"v{n}")
         publish()
-    assert len([n for n in os.listdir(tmp_path / "published") if n.startswith("snapshot-")]) == 2
+    published = tmp_path / "exchange" / "finance" / "materials" / "published"
+    assert len([n for n in os.listdir(published) if n.startswith("snapshot-")]) == 2
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(materials.MaterialsError, match="holds no files"):
-        materials.publish(str(empty), str(tmp_path / "published"))
+        materials.publish(str(empty), str(published))
     with pytest.raises(materials.MaterialsError, match="no materials folder"):
-        materials.publish(str(tmp_path / "nowhere"), str(tmp_path / "published"))
+        materials.publish(str(tmp_path / "nowhere"), str(published))
 
 
 def test_a_folder_in_the_way_fails_that_file_only(course):
@@ -112,3 +119,42 @@ def test_a_folder_in_the_way_fails_that_file_only(course):
     (mine / "data").mkdir()
     report = deliver()
     assert report["kept"] == ["lesson1.ipynb"] and report["new"] == ["data/prices.csv"]
+
+
+def test_what_a_co_teacher_plants_is_neither_followed_nor_delivered(course, tmp_path):
+    """Links and pipes where the snapshot's files were, a link for the materials folder of the
+    course, and a stand-in published folder: refused, never followed."""
+    source, mine, publish, deliver = course
+    publish()
+    published = tmp_path / "exchange" / "finance" / "materials" / "published"
+    snapshot = published / os.readlink(published / "current")
+    secret = tmp_path / "teachers-bashrc"
+    secret.write_text("mine")
+    (snapshot / "lesson1.ipynb").unlink()
+    os.symlink(secret, snapshot / "lesson1.ipynb")   # a link where a file was
+    os.mkfifo(snapshot / "data" / "pipe.csv")      # a pipe that would block a reader
+    for relative in ("lesson1.ipynb", "data/pipe.csv"):
+        fd = os.open(str(snapshot), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with pytest.raises(OSError):
+                materials._open_regular(fd, relative)
+        finally:
+            os.close(fd)
+    report = deliver()
+    assert report["new"] == ["data/prices.csv"] and not (mine / "lesson1.ipynb").exists()
+    assert publish()[0] == 2 and secret.read_text() == "mine"  # the next publication links nothing of it
+    os.chown(published, 1234, 1234)  # a teacher's stand-in for the hub's folder
+    with pytest.raises(materials.MaterialsError, match="not the hub's folder"):
+        deliver()
+
+
+def test_a_link_in_place_of_the_courses_materials_folder_is_not_followed(course, tmp_path):
+    source, mine, publish, deliver = course
+    other = tmp_path / "exchange" / "other" / "materials" / "published"
+    other.mkdir(parents=True)
+    materials_folder = tmp_path / "exchange" / "finance" / "materials"
+    os.rename(materials_folder, tmp_path / "moved")
+    os.symlink(tmp_path / "exchange" / "other" / "materials", materials_folder)
+    with pytest.raises(OSError):
+        publish()
+    assert os.listdir(other) == []
