@@ -21,9 +21,11 @@ ENV LANG=C.UTF-8 \
     PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_NO_CACHE_DIR=1
 # fonts-wqy-microhei (5 MB): the Chinese glyphs matplotlib draws titles and labels with.
+# locales: zh_CN.UTF-8 and fr_FR.UTF-8, what UI_LANGUAGE runs users' servers in.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates tini git less nano \
-      fonts-dejavu-core fonts-wqy-microhei \
+      fonts-dejavu-core fonts-wqy-microhei locales \
+ && sed -i -E 's/^# *((zh_CN|fr_FR)\.UTF-8 UTF-8)/\1/' /etc/locale.gen && locale-gen \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY requirements.txt /tmp/requirements.txt
 # rfc3987-syntax (an optional format checker of jsonschema, pulled in by jupyter-events)

@@ -123,6 +123,8 @@ with warnings.catch_warnings(record=True) as caught:
     figure.savefig(png, format="png")
 missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
 print("png", png.getvalue()[:8] == b"\\x89PNG\\r\\n\\x1a\\n", "missing glyphs", missing)
+import resource
+print("kernel peak MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
@@ -131,3 +133,4 @@ def check_course_environment(session):
     output, state = execute(session, ENVIRONMENT_PROBE, timeout=240)
     assert state == "idle" and f"imported {len(COURSE_LIBRARIES)}" in output, output[-3000:]
     assert "png True missing glyphs []" in output, output[-3000:]
+    return output

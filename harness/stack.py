@@ -162,7 +162,8 @@ class HubClient(requests.Session):
 
     def server_api(self, method, path, **kwargs):
         """Call the user's own server (after start_server), as JupyterLab does."""
-        headers = {"X-XSRFToken": self.cookies.get("_xsrf", path=f"/user/{self.login}/") or ""}
+        headers = {"X-XSRFToken": self.cookies.get("_xsrf", path=f"/user/{self.login}/") or "",
+                   **kwargs.pop("headers", {})}
         url = f"{self.stack.url}/user/{self.login}/{path.lstrip('/')}"
         return self.request(method, url, headers=headers, **kwargs)
 

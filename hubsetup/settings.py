@@ -64,6 +64,16 @@ def check_log_size(variable, value):
         raise SystemExit(f"{variable}={value!r}: give a size like 500k, 10m or 1g")
 
 
+# UI_LANGUAGE -> the locale users' servers run in (JupyterLab's default display language, with
+# its official language pack, and the system's messages and formats).
+UI_LANGUAGES = {"en": "C.UTF-8", "zh_CN": "zh_CN.UTF-8", "fr_FR": "fr_FR.UTF-8"}
+
+
+def check_language(variable, value):
+    if value not in UI_LANGUAGES:
+        raise SystemExit(f"{variable}={value!r}: must be one of {', '.join(UI_LANGUAGES)}")
+
+
 def declared():
     """(field name, type, variable, default, help) of every setting, in the order of README."""
     return [(f.name, f.type, f.metadata["env"], f.metadata["default"], f.metadata["help"])
@@ -117,6 +127,12 @@ class Settings:
     idle_timeout: int = setting(
         "IDLE_TIMEOUT", "3600",
         "Seconds of inactivity after which a user's server is stopped (0 turns the culler off)."
+    )
+    ui_language: str = setting(
+        "UI_LANGUAGE", "en",
+        "JupyterLab's language for every user (en, zh_CN or fr_FR), with the system's locale to "
+        "match; each user can still choose another in Settings → Language.",
+        check_language,
     )
     spawn_limit: int = setting(
         "CONCURRENT_SPAWN_LIMIT", "100",

@@ -13,6 +13,7 @@ from traitlets import Integer, default
 from traitlets.config import LoggingConfigurable
 
 from . import courses, registry
+from .settings import UI_LANGUAGES
 from .settings import current as current_settings
 
 ROLE_CONFIG_ROOT = "/etc/jupyter/roles"
@@ -46,6 +47,8 @@ class CourseRoles(LoggingConfigurable):
         taught = self.taught_courses()
         role = courses.INSTRUCTOR if taught else courses.STUDENT
         env = {"JUPYTER_CONFIG_PATH": os.path.join(ROLE_CONFIG_ROOT, role)}
+        # JupyterLab's default language is the server's locale (users' own choice wins).
+        env["LANG"] = UI_LANGUAGES[self.settings.ui_language]
         if taught:
             course = self.chosen_course(taught)
             env["NBGRADER_COURSE_ID"] = course

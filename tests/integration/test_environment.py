@@ -15,7 +15,7 @@ def test_every_course_library_imports_and_a_chinese_title_renders_without_missin
     session = HubClient(stack, "eleve1")
     assert session.log_in("eleve1pw")
     session.start_server()
-    kernels.check_course_environment(session)
+    print(kernels.check_course_environment(session))
 
 
 @pytest.mark.parametrize("file, line, name, message", [

@@ -13,7 +13,7 @@ from harness.stack import REPO, HubClient, Stack, SwarmHub, container_log_bytes,
 from .conftest import PORT, PROJECT
 
 ACCOUNTS = "eleve1;eleve1pw;0\n"
-MEMORY_LIMIT = 384 * 1024 * 1024
+MEMORY_LIMIT = 512 * 1024 * 1024  # the server and a kernel with every course library (about 380 MB)
 PROCESS_LIMIT = 256
 LOG_CAP = 3 * 2**20  # LOG_MAX_SIZE=1m, three files
 
