@@ -10,7 +10,7 @@ import logging
 import os
 import time
 
-from . import gradebook_names
+from . import gradebook_names, teacher_samples
 from .accounts import AccountsError
 from .accounts import read as read_accounts
 from .sync import applied_sha256, sync_accounts
@@ -51,6 +51,8 @@ class Watcher:
         self.refused = None
         log.info("accounts.csv changed, applied:\n%s", report.summary())
         gradebook_names.log_outcome(gradebook_names.refresh(self.settings))
+        for login, outcome in teacher_samples.give(self.settings).items():
+            log.info("teacher %s: %s", login, outcome)
         return report
 
     def refuse(self, sha256, error):

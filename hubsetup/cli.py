@@ -9,7 +9,7 @@ import time
 from urllib.parse import urlencode
 
 
-from . import as_instructor, courses, gradebook_names, grades, materials, modes, registry, status
+from . import as_instructor, courses, gradebook_names, grades, materials, modes, registry, status, teacher_samples
 from .lti import consumers as lti_consumers
 from . import settings as settings_module
 from .accounts import AccountsError
@@ -38,6 +38,8 @@ def accounts_sync(args, settings):
     if not args.dry_run:
         for course, outcome in sorted(gradebook_names.refresh(settings).items()):
             print(f"course {course}: {outcome}")
+        for login, outcome in sorted(teacher_samples.give(settings).items()):
+            print(f"teacher {login}: {outcome}")
     return 0
 
 

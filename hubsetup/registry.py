@@ -102,6 +102,14 @@ MIGRATIONS = (
         );
         """,
     )),
+    ("teachers given the samples once (hubsetup.teacher_samples)", (
+        """
+        CREATE TABLE samples_given (
+            login TEXT PRIMARY KEY,
+            given_at REAL NOT NULL
+        );
+        """,
+    )),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -40,3 +40,37 @@ def test_an_extra_package_that_does_not_exist_stops_the_build_with_its_name(stac
     output = result.stdout + result.stderr
     assert f"{file}: {message}" in output, output[-3000:]
     assert name in output
+
+
+def test_a_new_teacher_finds_the_examples_and_a_sample_assignment_that_grades(stack):
+    """prof1 of the sample accounts.csv: given once at the first sync, as prof1."""
+    from . import nbgrader_cycle
+
+    owners = stack.exec("stat", "-c", "%U", "/home/prof1/examples/2-dataframe.ipynb",
+                        "/srv/nbgrader/courses/cours_prof1/source/sample_ps/sample_ps.ipynb").stdout.split()
+    assert owners == ["prof1", "prof1"]
+    teacher, student = HubClient(stack, "prof1"), HubClient(stack, "eleve1")
+    assert teacher.log_in("wawa") and student.log_in("eleve1pw")
+    teacher.start_server(course="cours_prof1")
+    student.start_server()
+    output, state = kernels.execute(teacher, "import os\nos.chdir(os.path.expanduser('~/examples'))\n"
+                                    "import pandas as pd\nprint(len(pd.read_csv('prices.csv')), 'rows')")
+    assert state == "idle" and "5 rows" in output, output
+    for step in ("", "/assign", "/release"):
+        method = "PUT" if not step else "POST"
+        nbgrader_cycle.ok(teacher.server_api(method, f"formgrader/api/assignment/sample_ps{step}",
+                                             **({"json": {}} if method == "PUT" else {})))
+    nbgrader_cycle.assignment_action(student, "fetch", "cours_prof1", "sample_ps")
+    path = "api/contents/cours_prof1/sample_ps/sample_ps.ipynb"
+    notebook = nbgrader_cycle.ok(student.server_api("GET", path))["content"]
+    (answer,) = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "answer"]
+    answer["source"] = "def simple_return(p0, p1):\n    return p1 / p0 - 1\n"
+    nbgrader_cycle.put_contents(student, "cours_prof1/sample_ps/sample_ps.ipynb",
+                                {"type": "notebook", "format": "json", "content": notebook})
+    nbgrader_cycle.assignment_action(student, "submit", "cours_prof1", "sample_ps")
+    scores = nbgrader_cycle.teacher_grades_and_returns_feedback(teacher, "sample_ps", ["eleve1"])
+    assert scores == {"eleve1": (3.0, 3.0)}
+    # given once: a sync does not bring back what the teacher removed
+    stack.exec("rm", "-rf", "/home/prof1/examples")
+    stack.sync()
+    assert stack.exec("test", "-e", "/home/prof1/examples", check=False).returncode != 0

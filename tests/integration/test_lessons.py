@@ -231,6 +231,7 @@ def test_open_pages_refuse_paths_out_of_the_course_and_requests_that_are_not_nav
     """The attack of a student who links, from the exchange's inbound, to a folder of theirs
     and gets the teacher's server to "fetch" it into the teacher's home (an <img> in a
     submission the teacher views)."""
+    student_session(stack, consumer, "ls-student", lesson="lesson1.ipynb")
     stack.exec("sh", "-c", f"mkdir -p {EXCHANGE}/{COURSE}/inbound/ls-mallory/.local && "
                f"ln -sfn ls-mallory {EXCHANGE}/{COURSE}/inbound/L", user="ls-student")
     sneaky = f"open/assignment/{COURSE}/..%2Finbound%2FL%2F.local"
