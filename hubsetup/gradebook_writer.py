@@ -32,15 +32,18 @@ def names_to_write(path, students):
 def write_gradebook(request):
     """In the child, as the instructor: add or rename the students; returns what changed."""
     path = request["gradebook"]
-    missing, new = names_to_write(path, request["students"]), not os.path.exists(path)
+    missing = names_to_write(path, request["students"])
     if missing:
         from nbgrader.api import Gradebook  # heavy import: only when there is something to write
 
         with Gradebook(f"sqlite:///{path}", course_id=request["course"]) as gradebook:
             for login, first, last in missing:
                 gradebook.update_or_create_student(login, first_name=first, last_name=last)
-    if new:  # co-instructors share it through the course's group
-        os.chmod(path, 0o660)
+    # Co-instructors share it through the course's group, but SQLite (as nbgrader's formgrader
+    # runs it) makes it 0644 less the umask: 0640, read-only to them. Its owner fixes that.
+    st = os.stat(path)
+    if st.st_uid == os.getuid() and st.st_mode & 0o060 != 0o060:
+        os.chmod(path, (st.st_mode & 0o7777) | 0o060)
     return f"{len(missing)} of {len(request['students'])} students' names written to the gradebook"
 
 
