@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import docker
 import pytest
 
-from harness import edx, kernels
+from harness import edx, git_server, kernels
 from harness.stack import REPO, HubClient, Stack, container_log_bytes, run, wait_until
 
 from . import nbgrader_cycle
@@ -204,6 +204,20 @@ def test_a_lesson_is_published_by_the_teachers_button_and_delivered_into_the_stu
     opened = student.get(hub.url + "/user/eleve1/open/lesson/cours_prof1/lesson1.ipynb")
     assert opened.status_code == 200 and opened.url.endswith("/user/eleve1/lab/tree/cours_prof1/lesson1.ipynb")
     assert in_container(hub, "eleve1", "stat", "-c", "%U", "/home/eleve1/cours_prof1/lesson1.ipynb").stdout.strip() == "eleve1"
+
+
+def test_an_nbgitpuller_link_pulls_into_the_students_container_from_a_git_server_on_its_network(hub):
+    """The users' containers reach the hub's service by name: a git daemon there stands for a
+    school's git server."""
+    path = git_server.serve_lessons(hub, "0.0.0.0", source="print('from git, in a container')")
+    try:
+        student = started(hub, "eleve2")
+        stream = git_server.pull(student, f"git://hub/{path}", "lessons")
+        assert '"phase": "finished"' in stream, stream[-2000:]
+        shown = in_container(hub, "eleve2", "cat", "/home/eleve2/lessons/lesson1.ipynb").stdout
+        assert "from git, in a container" in shown
+    finally:
+        git_server.stop(hub)
 
 
 def test_a_memory_hog_is_killed_at_its_limit_while_another_user_keeps_working(hub):

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from harness import edx, kernels
+from harness import edx, git_server, kernels
 from harness.stack import HubClient
 
 from . import nbgrader_cycle
@@ -189,26 +189,12 @@ def test_the_admin_command_publishes_as_a_teacher_and_the_author_gets_each_compo
     assert "[&quot;lesson=lesson2.ipynb&quot;]" in page
 
 
-GIT_ROOT = "/srv/git"
-
-
 @pytest.fixture(scope="module")
 def git_daemon(stack):
-    """A git daemon on the hub container's loopback serving a lessons repository (local mode:
-    users' servers share that loopback)."""
-    script = f"""set -e
-rm -rf {GIT_ROOT} /tmp/lessons-work && mkdir -p {GIT_ROOT}
-git init -q --bare -b main {GIT_ROOT}/lessons.git
-git init -q -b main /tmp/lessons-work && cd /tmp/lessons-work
-cat > lesson1.ipynb
-git add lesson1.ipynb && git -c user.name=t -c user.email=t@example.org commit -q -m lesson1
-git push -q {GIT_ROOT}/lessons.git main
-"""
-    stack.exec("sh", "-c", script, input=json.dumps(notebook("print('from git')")))
-    stack.compose("exec", "-d", "hub", "git", "daemon", f"--base-path={GIT_ROOT}", "--export-all", "--reuseaddr",
-                  "--listen=127.0.0.1", "--port=9418", "--pid-file=/run/git-daemon.pid", GIT_ROOT)
-    yield "git://127.0.0.1/lessons.git"
-    stack.exec("sh", "-c", "kill $(cat /run/git-daemon.pid)", check=False)
+    """A git daemon on the hub container's loopback (local mode: users' servers share it)."""
+    path = git_server.serve_lessons(stack, "127.0.0.1")
+    yield f"git://127.0.0.1/{path}"
+    git_server.stop(stack)
 
 
 def test_an_nbgitpuller_link_made_by_the_params_helper_pulls_the_lesson_from_git(stack, consumer, git_daemon):
@@ -217,9 +203,7 @@ def test_an_nbgitpuller_link_made_by_the_params_helper_pulls_the_lesson_from_git
     student, location = student_session(stack, consumer, "ls-gitter", next=next_path)
     assert location == next_path
     query = parse_qs(urlsplit(next_path).query)
-    # The git-pull page's script calls this API (an event stream) and then opens urlpath.
-    with student.server_api("GET", "git-pull/api", params={k: v[0] for k, v in query.items()}, stream=True) as events:
-        stream = "".join(chunk.decode() for chunk in events.iter_content(None))
+    stream = git_server.pull(student, query["repo"][0], query["targetpath"][0])
     assert '"phase": "finished"' in stream, stream[-2000:]
     assert query["urlpath"][0] == "lab/tree/lessons/lesson1.ipynb"
     opened(student, "/user/ls-gitter/" + query["urlpath"][0], "lessons/lesson1.ipynb")
