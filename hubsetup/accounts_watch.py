@@ -10,10 +10,9 @@ import logging
 import os
 import time
 
-from . import gradebook_names, teacher_samples
 from .accounts import AccountsError
 from .accounts import read as read_accounts
-from .sync import applied_sha256, sync_accounts
+from .sync import applied_sha256, sync_accounts, teachers_work
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +49,8 @@ class Watcher:
             return self.refuse(source.sha256, error)
         self.refused = None
         log.info("accounts.csv changed, applied:\n%s", report.summary())
-        gradebook_names.log_outcome(gradebook_names.refresh(self.settings))
-        for login, outcome in teacher_samples.give(self.settings).items():
-            log.info("teacher %s: %s", login, outcome)
+        for level, line in teachers_work(self.settings):
+            log.log(level, "%s", line)
         return report
 
     def refuse(self, sha256, error):

@@ -5,17 +5,15 @@ import logging
 import os
 import sys
 import time
-
 from urllib.parse import urlencode
 
-
-from . import as_instructor, courses, gradebook_names, grades, materials, modes, registry, status, teacher_samples
+from . import as_instructor, courses, grades, lesson_server, materials, modes, registry, status
 from .lti import consumers as lti_consumers
 from . import settings as settings_module
 from .accounts import AccountsError
 from .keys import ensure_secret
 from .provision import remove_users
-from .sync import check_accounts, sync_accounts
+from .sync import check_accounts, sync_accounts, teachers_work
 
 HUB_CONFIG = "/srv/jupyterhub/jupyterhub_config.py"
 
@@ -36,10 +34,8 @@ def accounts_sync(args, settings):
         return fail(error)
     print(report.summary())
     if not args.dry_run:
-        for course, outcome in sorted(gradebook_names.refresh(settings).items()):
-            print(f"course {course}: {outcome}")
-        for login, outcome in sorted(teacher_samples.give(settings).items()):
-            print(f"teacher {login}: {outcome}")
+        for _, line in teachers_work(settings):
+            print(line)
     return 0
 
 
@@ -136,21 +132,30 @@ def lti_map_course(args, settings):
     return 0
 
 
-def materials_publish(args, settings):
-    """Publish a course's materials as one of its teachers (hubsetup.as_instructor)."""
+def as_a_teacher_of(settings, course, module, request):
+    """Run `module` as the course's first teacher (hubsetup.as_instructor), in its instructor
+    group and its course group: only the course's members may enter <exchange>/<course>/materials.
+    ValueError says why it could not be run, or how it failed."""
     with registry.connect(settings.registry_path, write=False) as db:
         known = registry.courses(db)
-        if args.course not in known:
-            return fail(f"no course {args.course!r}; `hubsetup status` lists them")
-        instructors = registry.course_instructors(db, args.course)
+        if course not in known:
+            raise ValueError(f"no course {course!r}; `hubsetup status` lists them")
+        instructors = registry.course_instructors(db, course)
     if not instructors:
-        return fail(f"course {args.course!r} has no teacher yet: materials are published as one of them")
-    request = {"source": os.path.join(courses.course_dir(settings, args.course), materials.MATERIALS),
-               "published": materials.published_root(settings.exchange_root, args.course)}
+        raise ValueError(f"course {course!r} has no teacher yet: materials are theirs")
+    return as_instructor.run(settings, instructors[0], known[course]["instructor_gid"], module, request,
+                             extra_groups=[known[course]["student_gid"]])
+
+
+def materials_request(settings, course, **more):
+    return {"source": os.path.join(courses.course_dir(settings, course), materials.MATERIALS),
+            "published": materials.published_root(settings.exchange_root, course), **more}
+
+
+def materials_publish(args, settings):
+    """Publish a course's materials as one of its teachers."""
     try:
-        # The course's group too: only its members may enter <exchange>/<course>/materials.
-        print(as_instructor.run(settings, instructors[0], known[args.course]["instructor_gid"], "hubsetup.materials",
-                                request, extra_groups=[known[args.course]["student_gid"]]))
+        print(as_a_teacher_of(settings, args.course, "hubsetup.materials", materials_request(settings, args.course)))
     except ValueError as error:
         return fail(error)
     return 0
@@ -168,8 +173,7 @@ def lti_params(args, settings):
                 warnings.append(f"could not look into course {args.course!r}: {error}")
     elif args.assignment:
         line = f'["assignment={args.assignment}"]'
-        if args.course and not os.path.isdir(os.path.join(settings.exchange_root, args.course, "outbound",
-                                                          args.assignment)):
+        if args.course and not lesson_server.is_released(args.course, args.assignment, settings.exchange_root):
             warnings.append(f"assignment {args.assignment!r} is not released in course {args.course!r} yet: "
                             "students who open the component are told so until it is")
     else:
@@ -187,23 +191,13 @@ def lti_params(args, settings):
 def lesson_warnings(settings, course, lesson):
     """Whether the course has published `lesson`, asked as one of its teachers (root never looks
     into the folders teachers write)."""
-    with registry.connect(settings.registry_path, write=False) as db:
-        known = registry.courses(db)
-        instructors = registry.course_instructors(db, course) if course in known else []
-    if course not in known:
-        return [f"no course {course!r}; `hubsetup status` lists them"]
-    if not instructors:
-        return [f"course {course!r} has no teacher yet, so nothing published"]
-    course_materials = os.path.join(courses.course_dir(settings, course), materials.MATERIALS)
-    request = {"source": course_materials, "published": materials.published_root(settings.exchange_root, course),
-               "lesson": lesson}
-    state = as_instructor.run(settings, instructors[0], known[course]["instructor_gid"], "hubsetup.materials",
-                              request, extra_groups=[known[course]["student_gid"]])
+    state = as_a_teacher_of(settings, course, "hubsetup.materials", materials_request(settings, course, lesson=lesson))
     if state == "unpublished":
         return [f"{lesson} is in course {course!r}'s materials but not published yet: publish them "
                 f"(JupyterLab's File menu, Course materials; or hubsetup materials publish --course {course})"]
     if state == "missing":
-        return [f"course {course!r} has no {lesson} in its materials ({course_materials})"]
+        return [f"course {course!r} has no {lesson} in its materials "
+                f"({materials_request(settings, course)['source']})"]
     return []
 
 

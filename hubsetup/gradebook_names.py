@@ -2,9 +2,9 @@
 
 The gradebook is the instructors' file, in their course directory: root never opens it. The
 hub hands the names to `gradebook_writer`, run as one of the course's instructors
-(hubsetup.as_instructor), which writes them with nbgrader's own API. A course's names are written again only when they, or the
-gradebook file, changed since the last time (a digest kept in the registry). The child is
-`gradebook_writer`.
+(hubsetup.as_instructor), which writes them with nbgrader's own API. A course's names are
+written again only when they, or the gradebook file, changed since the last time (a digest
+kept in the registry).
 """
 
 import hashlib
@@ -45,7 +45,7 @@ def plan(db, settings, course):
 
 def refresh(settings, course_list=None):
     """Write the names of `course_list` (every course if None) whose names changed; returns
-    {course: what happened} (`log_outcome` logs it)."""
+    {course: what happened} (`outcome_lines` says it, `log_outcome` logs it)."""
     with registry.connect(settings.registry_path, write=False) as db:
         known = registry.courses(db)
         chosen = sorted(known) if course_list is None else sorted(course_list)
@@ -69,9 +69,15 @@ def refresh(settings, course_list=None):
     return outcome
 
 
+def outcome_lines(outcome):
+    """(logging level, line) of each course of a `refresh`."""
+    return [(logging.WARNING if "not written" in what else logging.INFO, f"course {course}: {what}")
+            for course, what in sorted(outcome.items())]
+
+
 def log_outcome(outcome):
-    for course, what in sorted(outcome.items()):
-        log.log(logging.WARNING if "not written" in what else logging.INFO, "course %s: %s", course, what)
+    for level, line in outcome_lines(outcome):
+        log.log(level, "%s", line)
 
 
 def _writer(settings, course, instructors):

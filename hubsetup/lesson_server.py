@@ -193,8 +193,7 @@ def make_handlers():
             source = os.path.join(os.path.expanduser("~"), "courses", course, materials.MATERIALS)
             published = materials.published_root(exchange_root(), course)
             try:
-                snapshot = materials.current_snapshot(published)
-                files = sorted(materials.course_files(snapshot)) if snapshot else []
+                files = sorted(materials.current_files(published))
             except (OSError, materials.MaterialsError) as error:
                 files, message = [], message + f'<p class="error">{html.escape(str(error))}</p>'
             rows = "".join(f"<tr><td>{html.escape(f)}</td><td><code>[{html.escape(lesson_parameter(f))}]</code></td></tr>"
@@ -247,11 +246,11 @@ def make_handlers():
     ]
 
 
-def is_released(course, assignment):
-    """The assignment's folder in the course's outbound, a real folder (not a link a student
-    planted elsewhere in the exchange)."""
+def is_released(course, assignment, root=None):
+    """The assignment's folder in the course's outbound, a real folder (not a link someone
+    planted to elsewhere), in the exchange at `root` (this server's by default)."""
     try:
-        return stat.S_ISDIR(os.lstat(os.path.join(exchange_root(), course, "outbound", assignment)).st_mode)
+        return stat.S_ISDIR(os.lstat(os.path.join(root or exchange_root(), course, "outbound", assignment)).st_mode)
     except OSError:
         return False
 

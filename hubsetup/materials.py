@@ -162,15 +162,25 @@ def _current_name(published_fd, published):
     return name
 
 
-def current_snapshot(published):
-    """The path of the current snapshot, or None (for pages that list it; reading goes through
-    descriptors)."""
-    fd = _published_fd(published)
+def _open_current(published):
+    """A descriptor of the current snapshot's folder, or None before the first publication."""
+    published_fd = _published_fd(published)
     try:
-        name = _current_name(fd, published)
+        name = _current_name(published_fd, published)
+        return os.open(name, FOLDER, dir_fd=published_fd) if name else None
+    finally:
+        os.close(published_fd)
+
+
+def current_files(published):
+    """{relative path: stat} of the current snapshot's files ({} before the first publication)."""
+    fd = _open_current(published)
+    if fd is None:
+        return {}
+    try:
+        return _walk(fd)
     finally:
         os.close(fd)
-    return os.path.join(published, name) if name else None
 
 
 def _unchanged(published, source):
@@ -316,14 +326,9 @@ def deliver(published, home, course):
     failed: "path: why", e.g. a folder of the student's in the way). Nothing published yet:
     all empty."""
     report = {"new": [], "updated": [], "kept": [], "failed": []}
-    published_fd = _published_fd(published)
-    try:
-        name = _current_name(published_fd, published)
-        if name is None:
-            return report
-        snapshot_fd = os.open(name, FOLDER, dir_fd=published_fd)
-    finally:
-        os.close(published_fd)
+    snapshot_fd = _open_current(published)
+    if snapshot_fd is None:
+        return report
     try:
         _deliver_snapshot(snapshot_fd, home, course, report)
     finally:
@@ -393,14 +398,8 @@ def _copy_into(snapshot_fd, relative, target):
 def lesson_state(source, published, lesson):
     """'published', 'unpublished' (in the materials only) or 'missing': for `lti params`."""
     try:
-        snapshot = current_snapshot(published)
-        if snapshot:
-            fd = open_folder(snapshot)
-            try:
-                if lesson in _walk(fd):
-                    return "published"
-            finally:
-                os.close(fd)
+        if lesson in current_files(published):
+            return "published"
         return "unpublished" if lesson in course_files(source) else "missing"
     except (OSError, MaterialsError):
         return "missing"
