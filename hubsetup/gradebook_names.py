@@ -39,8 +39,11 @@ def plan(db, settings, course):
     to nbgrader (it adds them, nameless, at their first submission)."""
     names = registry.student_names(db, course)
     students = [[login, *names[login].first_last()] for login in sorted(names)]
-    state = json.dumps([students, _gradebook_version(settings, course)], ensure_ascii=False)
-    return students, hashlib.sha256(state.encode()).hexdigest()
+    return students, _digest(students, _gradebook_version(settings, course))
+
+
+def _digest(students, version):
+    return hashlib.sha256(json.dumps([students, version], ensure_ascii=False).encode()).hexdigest()
 
 
 def refresh(settings, course_list=None):
@@ -65,7 +68,8 @@ def refresh(settings, course_list=None):
             outcome[course] = f"students' names not written to the gradebook: {error}"
             continue
         with registry.connect(settings.registry_path) as db:
-            registry.record_gradebook_names(db, course, plan(db, settings, course)[1])
+            # What was written, not the registry's names now: a launch meanwhile is written next time.
+            registry.record_gradebook_names(db, course, _digest(students, _gradebook_version(settings, course)))
     return outcome
 
 
