@@ -13,7 +13,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends npm ca-certificates \
  && npm install --global --prefix /opt/proxy --omit=dev "configurable-http-proxy@${CHP_VERSION}"
 
-# What a user's server runs on: Python, JupyterLab, nbgrader, pandas and our Jupyter config.
+# What a user's server runs on. Two environments: /opt/venv for the server (JupyterLab,
+# nbgrader, the hub's code) and /opt/course for what notebooks run in (the course's libraries and
+# the kernel). A server's start scans only its own environment's packages, so the course's
+# libraries cost only the kernels that import them.
 # Each apt-get layer drops apt's lists and binary caches (bases without Debian's docker-clean
 # apt setting would keep ~45 MB of them per layer).
 FROM ${BASE_IMAGE} AS notebook
@@ -27,25 +30,33 @@ RUN apt-get update \
       fonts-dejavu-core fonts-wqy-microhei locales \
  && sed -i -E 's/^# *((zh_CN|fr_FR)\.UTF-8 UTF-8)/\1/' /etc/locale.gen && locale-gen \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements.txt course-requirements.txt /tmp/
 # rfc3987-syntax (an optional format checker of jsonschema, pulled in by jupyter-events)
 # builds its parsers at import: 1.6 CPU-s of every user server's start. jsonschema skips the
 # "iri" format without it, and no Jupyter schema uses that format.
 RUN python3 -m venv /opt/venv && pip install -r /tmp/requirements.txt \
  && pip uninstall -y rfc3987-syntax lark
+# The course environment; its kernel is every server's `python3`. Its own `jupyter` commands go:
+# in a terminal (course environment first on the PATH) `jupyter` is the server's.
+RUN python3 -m venv /opt/course && /opt/course/bin/pip install -r /tmp/course-requirements.txt \
+ && rm /opt/course/bin/jupyter* \
+ && /opt/course/bin/python -m ipykernel install --prefix /opt/venv --name python3 --display-name "Python 3 (ipykernel)"
 # Matplotlib falls back to the Chinese font for characters DejaVu Sans lacks. A list of named
 # families, not "sans-serif": a generic family stands for its first font only, with no fallback.
 RUN sed -i 's/^#font.family:.*/font.family: DejaVu Sans, WenQuanYi Micro Hei/' \
-      "$(python3 -c 'import matplotlib; print(matplotlib.matplotlib_fname())')"
-# The school's own packages (extra-packages.txt, extra-requirements.txt): pip keeps every version
-# requirements.txt pins, and a package that cannot be installed stops the build with its name.
-COPY user-image/install-extras /usr/local/bin/
+      "$(/opt/course/bin/python -c 'import matplotlib; print(matplotlib.matplotlib_fname())')"
+# The school's own packages (extra-packages.txt; extra-requirements.txt into the course
+# environment): pip keeps every version course-requirements.txt pins, and a package that cannot
+# be installed stops the build with its name. JupyterLab parts of course packages (widgets,
+# plot renderers) are linked into the server's environment, where JupyterLab finds them.
+COPY user-image/install-extras user-image/link-lab-extensions /usr/local/bin/
 COPY extra-packages.txt extra-requirements.txt /tmp/extras/
 RUN install-extras debian /tmp/extras/extra-packages.txt \
- && install-extras python /tmp/extras/extra-requirements.txt /tmp/requirements.txt
+ && /opt/course/bin/python /usr/local/bin/install-extras python /tmp/extras/extra-requirements.txt /tmp/course-requirements.txt \
+ && link-lab-extensions /opt/course /opt/venv
 COPY pyproject.toml /tmp/hubsetup/
 COPY hubsetup /tmp/hubsetup/hubsetup
-RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/requirements.txt /tmp/extras
+RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/*requirements.txt /tmp/extras
 COPY jupyter/ /etc/jupyter/
 COPY nbgrader_config.py /etc/jupyter/
 # Students are not asked about Jupyter news, and no server calls out for updates.

@@ -106,6 +106,7 @@ except RuntimeError as error:
 # "Glyph ... missing from font(s)" for any character no installed font has.
 COURSE_LIBRARIES = ("numpy", "scipy", "pandas", "matplotlib", "seaborn", "statsmodels", "sklearn", "sympy",
                     "plotly", "PIL", "ipywidgets", "openpyxl", "arch")
+COURSE_PYTHON = "/opt/course/bin/python"
 ENVIRONMENT_PROBE = f"""
 import importlib, io, warnings
 for name in {COURSE_LIBRARIES!r}:
@@ -123,6 +124,8 @@ with warnings.catch_warnings(record=True) as caught:
     figure.savefig(png, format="png")
 missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
 print("png", png.getvalue()[:8] == b"\\x89PNG\\r\\n\\x1a\\n", "missing glyphs", missing)
+import os, sys
+print("kernel python", sys.executable, "terminal python", os.environ["PATH"].split(":")[0] + "/python")
 import resource
 print("kernel peak MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
@@ -133,4 +136,6 @@ def check_course_environment(session):
     output, state = execute(session, ENVIRONMENT_PROBE, timeout=240)
     assert state == "idle" and f"imported {len(COURSE_LIBRARIES)}" in output, output[-3000:]
     assert "png True missing glyphs []" in output, output[-3000:]
+    # the course environment of its own: kernels and terminals run there, the server does not
+    assert f"kernel python {COURSE_PYTHON} terminal python {COURSE_PYTHON}" in output, output[-3000:]
     return output

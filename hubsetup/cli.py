@@ -210,7 +210,11 @@ def grades_export(args, settings):
         return fail(error.args[0])
     with registry.connect(settings.registry_path, write=False) as db:
         names = registry.names_of(db)
-    grades.export_csv(rows, args.output or sys.stdout, names)
+    if not args.output:
+        grades.export_csv(rows, sys.stdout, names)
+        return 0
+    with open(args.output, "w", newline="", encoding="utf-8") as output:
+        grades.export_csv(rows, output, names)
     return 0
 
 

@@ -11,6 +11,7 @@ from .singleuser import cookie_options_for
 from .spawner import remember_launch_course
 
 VENV_BIN = "/opt/venv/bin"
+COURSE_BIN = "/opt/course/bin"
 PROXY_COMMAND = "/opt/proxy/bin/configurable-http-proxy"
 # The hub's compose service name: what user containers call the hub by.
 HUB_SERVICE = "hub"
@@ -84,9 +85,10 @@ def update_spawner(c, settings):
     c.Spawner.start_timeout = settings.start_timeout
     c.Spawner.http_timeout = settings.start_timeout
     c.Spawner.environment = {
-        # Only the venv and the system: node stays off user servers' PATH, or JupyterLab
-        # runs node at every start.
-        "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+        # A terminal's python and pip are the course environment's (what notebooks run in);
+        # the server's own commands are only in the venv. Node stays off user servers' PATH,
+        # or JupyterLab runs node at every start.
+        "PATH": f"{COURSE_BIN}:{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "NBGRADER_EXCHANGE": settings.exchange_root,
         "LMS_ORIGINS": " ".join(settings.frame_origins),

@@ -1,5 +1,6 @@
 """Grades out of nbgrader's gradebook: one row per student and assignment."""
 
+import csv
 import os
 from dataclasses import dataclass
 
@@ -53,10 +54,10 @@ def _rows_of(course, path, assignment):
 
 def export_csv(rows, output, names):
     """`rows` as CSV with EXPORT_COLUMNS; `names` is {login: PersonName}."""
-    import pandas as pd  # only the export needs it
-
-    named = [dict(row, name=names[row["student"]].shown if row["student"] in names else "") for row in rows]
-    pd.DataFrame(named, columns=EXPORT_COLUMNS).to_csv(output, index=False)
+    writer = csv.DictWriter(output, EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(dict(row, name=names[row["student"]].shown if row["student"] in names else ""))
 
 
 # --- pushing grades to the LMS ---------------------------------------------------------------

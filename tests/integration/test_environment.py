@@ -16,6 +16,8 @@ def test_every_course_library_imports_and_a_chinese_title_renders_without_missin
     assert session.log_in("eleve1pw")
     session.start_server()
     print(kernels.check_course_environment(session))
+    # the server's own environment stays without them: its start never scans them
+    assert stack.exec("/opt/venv/bin/python", "-c", "import numpy", check=False).returncode != 0
 
 
 @pytest.mark.parametrize("file, line, name, message", [
@@ -27,13 +29,16 @@ def test_every_course_library_imports_and_a_chinese_title_renders_without_missin
 def test_an_extra_package_that_does_not_exist_stops_the_build_with_its_name(stack, tmp_path, file, line, name, message):
     """A real `docker build` of the image's extras step, on top of the test image."""
     (tmp_path / file).write_text("# a school's list\n" + line)
-    kind = "python" if file.endswith("requirements.txt") else "debian"
-    arguments = f"/tmp/{file} /tmp/requirements.txt" if kind == "python" else f"/tmp/{file}"
+    # as the image's Dockerfile runs it: Python packages go into the course environment
+    if file.endswith("requirements.txt"):
+        step = f"/opt/course/bin/python /usr/local/bin/install-extras python /tmp/{file} /tmp/requirements.txt"
+    else:
+        step = f"install-extras debian /tmp/{file}"
     (tmp_path / "Dockerfile").write_text(
         "FROM teaching-hub:test\n"
         f"COPY {file} /tmp/{file}\n"
-        "RUN pip freeze > /tmp/requirements.txt\n"
-        f"RUN install-extras {kind} {arguments}\n")
+        "RUN /opt/course/bin/pip freeze > /tmp/requirements.txt\n"
+        f"RUN {step}\n")
     result = subprocess.run(["docker", "build", "--no-cache", "-t", "teaching-hub-extras-test:fails", str(tmp_path)],
                             capture_output=True, text=True, timeout=900, env=dict(os.environ, DOCKER_BUILDKIT="0"))
     assert result.returncode != 0
