@@ -5,7 +5,7 @@ Each function only sets values, so each can be read and tested alone and re-runn
 
 import os
 
-from . import hub_pages, modes
+from . import hub_pages, hub_words, modes
 from . import settings as settings_module
 from .singleuser import cookie_options_for
 from .spawner import remember_launch_course
@@ -32,9 +32,9 @@ def update_hub(c, settings):
     # A newer image may bring a newer hub database schema: migrate at start (JupyterHub backs
     # up the SQLite file first, next to it in the state volume).
     c.JupyterHub.upgrade_db = True
-    # Real names beside logins on the hub's pages.
+    # Real names beside logins on the hub's pages, and their few words in UI_LANGUAGE.
     c.JupyterHub.template_paths = [hub_pages.TEMPLATES]
-    c.JupyterHub.template_vars = {"shown_name": hub_pages.shown_name}
+    c.JupyterHub.template_vars = {"shown_name": hub_pages.shown_name, "hub_words": hub_words.hub_words}
     c.ConfigurableHTTPProxy.command = [PROXY_COMMAND]
     # Not in the state volume: at start the hub stops whatever process the pid file names, and
     # in a new container that number belongs to someone else.
