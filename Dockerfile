@@ -20,14 +20,19 @@ RUN apt-get update \
 # Each apt-get layer drops apt's lists and binary caches (bases without Debian's docker-clean
 # apt setting would keep ~45 MB of them per layer).
 FROM ${BASE_IMAGE} AS notebook
+# PDF export (File → Save and Export Notebook As → PDF) prints with Debian's headless Chromium,
+# about 450 MB with what it needs; PDF_EXPORT=no in .env leaves it out (and PDF off the menu).
+ARG PDF_EXPORT=yes
 ENV LANG=C.UTF-8 \
     PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_NO_CACHE_DIR=1
 # fonts-wqy-microhei (5 MB): the Chinese glyphs matplotlib draws titles and labels with.
 # locales: zh_CN.UTF-8 and fr_FR.UTF-8, what UI_LANGUAGE runs users' servers in.
-RUN apt-get update \
+RUN case "$PDF_EXPORT" in yes) pdf=chromium-headless-shell ;; no) pdf= ;; \
+      *) echo "PDF_EXPORT must be yes or no, not '$PDF_EXPORT'" >&2; exit 1 ;; esac \
+ && apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates tini git less nano \
-      fonts-dejavu-core fonts-wqy-microhei locales \
+      fonts-dejavu-core fonts-wqy-microhei locales $pdf \
  && sed -i -E 's/^# *((zh_CN|fr_FR)\.UTF-8 UTF-8)/\1/' /etc/locale.gen && locale-gen \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY requirements.txt course-requirements.txt /tmp/
@@ -56,7 +61,11 @@ RUN install-extras debian /tmp/extras/extra-packages.txt \
  && link-lab-extensions /opt/course /opt/venv
 COPY pyproject.toml /tmp/hubsetup/
 COPY hubsetup /tmp/hubsetup/hubsetup
-RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/*requirements.txt /tmp/extras
+# nbconvert's own "pdf" (LaTeX) gives way to hubsetup's (Chromium): two exporters of one name
+# would be picked at random.
+RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/*requirements.txt /tmp/extras \
+ && sed -i '/^pdf = nbconvert/d' /opt/venv/lib/python3*/site-packages/nbconvert-*.dist-info/entry_points.txt \
+ && python3 -c "from nbconvert.exporters import get_exporter as g; assert g('pdf').__module__ == 'hubsetup.pdf_export'"
 COPY jupyter/ /etc/jupyter/
 COPY nbgrader_config.py /etc/jupyter/
 # Students are not asked about Jupyter news, and no server calls out for updates.

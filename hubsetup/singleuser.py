@@ -4,6 +4,11 @@ import os
 
 from . import notebook_html
 
+#: nbconvert's exporters that cannot work in this image, kept off JupyterLab's export menu:
+#: webpdf wants a browser Playwright downloaded (hubsetup.pdf_export prints PDFs instead), qtpdf
+#: and qtpng want Qt.
+UNUSABLE_EXPORTERS = ("WebPDFExporter", "QtPDFExporter", "QtPNGExporter")
+
 #: Cookie options for pages shown inside an LMS frame (over HTTPS): there the hub's and the
 #: servers' cookies are third-party cookies, which browsers send only with these.
 FRAMED_COOKIE_OPTIONS = {"samesite": "None", "secure": True}
@@ -33,5 +38,7 @@ def configure(c, env=None):
     c.ServerApp.tornado_settings = tornado_settings
     # The formgrader builds its exporter from the server's config, not nbgrader's.
     notebook_html.configure(c)
+    for exporter in UNUSABLE_EXPORTERS:
+        c[exporter].enabled = False
     # hubsetup's server extensions are enabled in /etc/jupyter/jupyter_server_config.d, as other
     # packages' are: a role's own jpserver_extensions (students') would replace a value set here.
