@@ -24,6 +24,7 @@ WORDS = {
         "Event log": "事件日志",
         "Stop Server": "停止服务器",
         "Start My Server": "启动我的服务器",
+        "My Server": "我的服务器",
         "Stop My Server": "停止我的服务器",
     },
     "fr_FR": {
@@ -42,6 +43,7 @@ WORDS = {
         "Event log": "Journal des événements",
         "Stop Server": "Arrêter le serveur",
         "Start My Server": "Démarrer mon serveur",
+        "My Server": "Mon serveur",
         "Stop My Server": "Arrêter mon serveur",
     },
 }
