@@ -21,7 +21,7 @@ RUN apt-get update \
 # apt setting would keep ~45 MB of them per layer).
 FROM ${BASE_IMAGE} AS notebook
 # PDF export (File → Save and Export Notebook As → PDF) prints with Debian's headless Chromium,
-# about 450 MB with what it needs; PDF_EXPORT=no in .env leaves it out (and PDF off the menu).
+# about 560 MB with what it needs; PDF_EXPORT=no in .env leaves it out (and PDF off the menu).
 ARG PDF_EXPORT=yes
 ENV LANG=C.UTF-8 \
     PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -65,7 +65,8 @@ COPY hubsetup /tmp/hubsetup/hubsetup
 # would be picked at random.
 RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/*requirements.txt /tmp/extras \
  && sed -i '/^pdf = nbconvert/d' /opt/venv/lib/python3*/site-packages/nbconvert-*.dist-info/entry_points.txt \
- && python3 -c "from nbconvert.exporters import get_exporter as g; assert g('pdf').__module__ == 'hubsetup.pdf_export'"
+ && python3 -c "from importlib.metadata import entry_points as e; \
+      assert [p.value for p in e(group='nbconvert.exporters', name='pdf')] == ['hubsetup.pdf_export:BrowserPDFExporter']"
 COPY jupyter/ /etc/jupyter/
 COPY nbgrader_config.py /etc/jupyter/
 # Students are not asked about Jupyter news, and no server calls out for updates.
