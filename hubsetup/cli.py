@@ -7,7 +7,7 @@ import sys
 import time
 from urllib.parse import urlencode
 
-from . import as_instructor, courses, grades, lesson_server, materials, modes, registry, status
+from . import as_instructor, courses, grades, lesson_server, materials, modes, registry, safe_paths, status
 from .lti import consumers as lti_consumers
 from . import settings as settings_module
 from .accounts import AccountsError
@@ -213,7 +213,14 @@ def grades_export(args, settings):
     if not args.output:
         grades.export_csv(rows, sys.stdout, names)
         return 0
-    with open(args.output, "w", newline="", encoding="utf-8") as output:
+    # Root writes where the admin said, which may be below a folder a user can write: no link followed.
+    path = os.path.abspath(args.output)
+    try:
+        with safe_paths.open_path(os.path.dirname(path)) as folder:
+            fd = folder.replace_file(os.path.basename(path))
+    except (safe_paths.Tampered, OSError) as error:
+        return fail(f"grades export --output: {error}")
+    with open(fd, "w", newline="", encoding="utf-8") as output:
         grades.export_csv(rows, output, names)
     return 0
 

@@ -57,7 +57,18 @@ def export_csv(rows, output, names):
     writer = csv.DictWriter(output, EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(dict(row, name=names[row["student"]].shown if row["student"] in names else ""))
+        named = dict(row, name=names[row["student"]].shown if row["student"] in names else "")
+        writer.writerow({column: _as_text_cell(value) for column, value in named.items()})
+
+
+# What a spreadsheet takes for the start of a formula: a name from an LMS such as
+# =HYPERLINK("http://…"&E2) would run when the teacher opens the file.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text_cell(value):
+    """Text that a spreadsheet could read as a formula, quoted so that it shows as typed."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 # --- pushing grades to the LMS ---------------------------------------------------------------

@@ -147,6 +147,24 @@ class Folder:
         finally:
             os.close(fd)
 
+    def replace_file(self, name, mode=0o600):
+        """A descriptor of the regular file `name`, made (with `mode`) or emptied; Tampered for
+        a link, a fifo, a device or a file with other names (a hard link to someone else's)."""
+        _check_name(name)
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode,
+                         dir_fd=self.fd)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise Tampered(self.join(name), "is a symbolic link") from None
+            raise
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+            os.close(fd)
+            raise Tampered(self.join(name), "is not a regular file of one name")
+        os.ftruncate(fd, 0)
+        return fd
+
     def ensure_symlink(self, name, target):
         """A link `name` -> `target`, unless an entry of that name exists (what a user put there
         is theirs). True when made. It stays root's: chowning it by name afterwards would chown

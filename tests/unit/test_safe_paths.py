@@ -116,3 +116,24 @@ def test_copy_tree_leaves_links_out_and_follows_none(tmp_path):
     copied = sorted(str(p.relative_to(tmp_path / "copy")) for p in (tmp_path / "copy").rglob("*"))
     assert copied == ["answer.ipynb", "data", "data/x.csv"]
     assert sorted(os.path.basename(p) for p in left_out) == ["more", "ps1.ipynb"]
+
+
+def test_a_file_root_writes_where_a_user_put_a_link_or_a_hard_link_is_refused(tmp_path):
+    """`hubsetup grades export --output ~teacher/grades.csv`, where the teacher made grades.csv a
+    link to a file of root's (or a second name of one)."""
+    roots = tmp_path / "shadow"
+    roots.write_text("root:secret\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "grades.csv").symlink_to(roots)
+    os.link(roots, home / "also-grades.csv")
+    with safe_paths.open_path(str(home)) as folder:
+        for name in ("grades.csv", "also-grades.csv"):
+            with pytest.raises(safe_paths.Tampered):
+                folder.replace_file(name)
+        fd = folder.replace_file("fresh.csv")
+    with open(fd, "w") as written:
+        written.write("course,score\n")
+    assert roots.read_text() == "root:secret\n"
+    assert (home / "fresh.csv").read_text() == "course,score\n"
+    assert stat.S_IMODE((home / "fresh.csv").stat().st_mode) == 0o600
