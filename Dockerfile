@@ -39,8 +39,10 @@ COPY requirements.txt course-requirements.txt /tmp/
 # rfc3987-syntax (an optional format checker of jsonschema, pulled in by jupyter-events)
 # builds its parsers at import: 1.6 CPU-s of every user server's start. jsonschema skips the
 # "iri" format without it, and no Jupyter schema uses that format.
+# jupyter-server-mathjax is there for its MathJax files (PDF export), not its server extension.
 RUN python3 -m venv /opt/venv && pip install -r /tmp/requirements.txt \
- && pip uninstall -y rfc3987-syntax lark
+ && pip uninstall -y rfc3987-syntax lark \
+ && rm /opt/venv/etc/jupyter/jupyter_server_config.d/jupyter_server_mathjax.json
 # The course environment; its kernel is every server's `python3`. Its own `jupyter` commands go:
 # in a terminal (course environment first on the PATH) `jupyter` is the server's.
 RUN python3 -m venv /opt/course && /opt/course/bin/pip install -r /tmp/course-requirements.txt \

@@ -46,11 +46,14 @@ def markdown_cleaned(html, *args, **kwargs):
     return clean_html(strip_files_prefix(html, *args, **kwargs))
 
 
+FILTERS = {
+    "clean_html": "hubsetup.notebook_html.clean_html",
+    "strip_files_prefix": "hubsetup.notebook_html.markdown_cleaned",
+}
+
+
 def configure(c):
     """The HTML exporter's settings, for the formgrader (server config) and for nbgrader's own
     feedback (nbgrader config)."""
     c.HTMLExporter.sanitize_html = True  # outputs go through `clean_html` too
-    c.HTMLExporter.filters = {
-        "clean_html": "hubsetup.notebook_html.clean_html",
-        "strip_files_prefix": "hubsetup.notebook_html.markdown_cleaned",
-    }
+    c.HTMLExporter.filters = dict(FILTERS)
