@@ -48,6 +48,11 @@ RUN python3 -m venv /opt/venv && pip install -r /tmp/requirements.txt \
 RUN python3 -m venv /opt/course && /opt/course/bin/pip install -r /tmp/course-requirements.txt \
  && rm /opt/course/bin/jupyter* \
  && /opt/course/bin/python -m ipykernel install --prefix /opt/venv --name python3 --display-name "Python 3 (ipykernel)"
+# A user's own packages: `pip install` (or %pip in a notebook) goes to ~/.local, which kernels
+# and terminals then import. A venv leaves the user's site out unless it includes the system's,
+# which holds nothing here (Debian's python3 packages, none installed).
+RUN sed -i 's/^include-system-site-packages = false$/include-system-site-packages = true/' /opt/course/pyvenv.cfg \
+ && /opt/course/bin/python -c "import site, sys; assert site.ENABLE_USER_SITE, sys.path"
 # Matplotlib falls back to the Chinese font for characters DejaVu Sans lacks. A list of named
 # families, not "sans-serif": a generic family stands for its first font only, with no fallback.
 RUN sed -i 's/^#font.family:.*/font.family: DejaVu Sans, WenQuanYi Micro Hei/' \

@@ -124,8 +124,15 @@ with warnings.catch_warnings(record=True) as caught:
     figure.savefig(png, format="png")
 missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
 print("png", png.getvalue()[:8] == b"\\x89PNG\\r\\n\\x1a\\n", "missing glyphs", missing)
-import os, sys
+import os, site, subprocess, sys
 print("kernel python", sys.executable, "terminal python", os.environ["PATH"].split(":")[0] + "/python")
+own = os.path.join(site.getusersitepackages(), "probe_own_package.py")  # where `pip install` puts a user's own
+os.makedirs(os.path.dirname(own), exist_ok=True)
+with open(own, "w") as f:
+    f.write("FROM = 'home'\\n")
+found = subprocess.run([sys.executable, "-c", "import probe_own_package as p; print(p.FROM)"], capture_output=True, text=True)
+os.remove(own)
+print("own package from", found.stdout.strip() or found.stderr[-300:])
 import resource
 print("kernel peak MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
@@ -138,4 +145,5 @@ def check_course_environment(session):
     assert "png True missing glyphs []" in output, output[-3000:]
     # the course environment of its own: kernels and terminals run there, the server does not
     assert f"kernel python {COURSE_PYTHON} terminal python {COURSE_PYTHON}" in output, output[-3000:]
+    assert "own package from home" in output, output[-3000:]  # a user's pip install reaches their kernels
     return output

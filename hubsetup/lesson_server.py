@@ -20,6 +20,7 @@ import html
 import os
 import stat
 import subprocess
+import sys
 import threading
 from urllib.parse import quote
 
@@ -257,7 +258,10 @@ def is_released(course, assignment, root=None):
 
 def fetch(course, assignment):
     """nbgrader's fetch, as this user (the server's): None, or why it failed."""
-    result = subprocess.run(["nbgrader", "fetch_assignment", assignment, "--course", course],
+    # the server's own nbgrader: the course environment is first on the PATH, and a school's
+    # extra packages there could bring another
+    nbgrader = os.path.join(os.path.dirname(sys.executable), "nbgrader")
+    result = subprocess.run([nbgrader, "fetch_assignment", assignment, "--course", course],
                             capture_output=True, text=True, timeout=FETCH_TIMEOUT, cwd=os.path.expanduser("~"))
     if result.returncode != 0:
         lines = (result.stderr + result.stdout).splitlines()
