@@ -25,6 +25,8 @@ WORDS = {
         "Stop Server": "停止服务器",
         "Start My Server": "启动我的服务器",
         "My Server": "我的服务器",
+        "Your server is stopping": "你的服务器正在停止",
+        "Start your default server": "启动你的默认服务器",
         "Stop My Server": "停止我的服务器",
     },
     "fr_FR": {
@@ -44,6 +46,8 @@ WORDS = {
         "Stop Server": "Arrêter le serveur",
         "Start My Server": "Démarrer mon serveur",
         "My Server": "Mon serveur",
+        "Your server is stopping": "Votre serveur s’arrête",
+        "Start your default server": "Démarrer votre serveur par défaut",
         "Stop My Server": "Arrêter mon serveur",
     },
 }

@@ -18,10 +18,11 @@ def shown_text(text):
 
 
 def jupyterhubs_words():
-    """The text of JupyterHub's templates (tags removed, spaces collapsed) and its login handler."""
-    templates = glob.glob(os.path.join(DATA_FILES_PATH, "templates", "*.html"))
-    return " ".join(shown_text(open(path, encoding="utf-8").read()) for path in templates) \
-        + inspect.getsource(login)
+    """The text of JupyterHub's templates (tags removed, spaces collapsed), of its pages' scripts
+    (which write some words again, as the home page after a stop) and of its login handler."""
+    pages = glob.glob(os.path.join(DATA_FILES_PATH, "templates", "*.html")) \
+        + glob.glob(os.path.join(DATA_FILES_PATH, "static", "js", "*.js"))
+    return " ".join(shown_text(open(path, encoding="utf-8").read()) for path in pages) + inspect.getsource(login)
 
 
 @pytest.mark.parametrize("language", sorted(hub_words.WORDS))
