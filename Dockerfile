@@ -58,13 +58,13 @@ RUN sed -i 's/^include-system-site-packages = false$/include-system-site-package
 RUN sed -i 's/^#font.family:.*/font.family: DejaVu Sans, WenQuanYi Micro Hei/' \
       "$(/opt/course/bin/python -c 'import matplotlib; print(matplotlib.matplotlib_fname())')"
 # The school's own packages (extra-packages.txt; extra-requirements.txt into the course
-# environment): pip keeps every version course-requirements.txt pins, and a package that cannot
-# be installed stops the build with its name. JupyterLab parts of course packages (widgets,
+# environment): pip keeps every version course-requirements.txt and requirements.txt pin, and a
+# package that cannot be installed stops the build with its name. JupyterLab parts of course packages (widgets,
 # plot renderers) are linked into the server's environment, where JupyterLab finds them.
 COPY user-image/install-extras user-image/link-lab-extensions /usr/local/bin/
 COPY extra-packages.txt extra-requirements.txt /tmp/extras/
 RUN install-extras debian /tmp/extras/extra-packages.txt \
- && /opt/course/bin/python /usr/local/bin/install-extras python /tmp/extras/extra-requirements.txt /tmp/course-requirements.txt \
+ && /opt/course/bin/python /usr/local/bin/install-extras python /tmp/extras/extra-requirements.txt /tmp/course-requirements.txt /tmp/requirements.txt \
  && link-lab-extensions /opt/course /opt/venv
 COPY pyproject.toml /tmp/hubsetup/
 COPY hubsetup /tmp/hubsetup/hubsetup
