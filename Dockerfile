@@ -69,7 +69,7 @@ RUN install-extras debian /tmp/extras/extra-packages.txt \
 COPY pyproject.toml /tmp/hubsetup/
 COPY hubsetup /tmp/hubsetup/hubsetup
 # nbconvert's own "pdf" (LaTeX) gives way to hubsetup's (Chromium): two exporters of one name
-# would be picked at random.
+# would leave the choice to the order nbconvert lists its entry points in.
 RUN pip install --no-deps /tmp/hubsetup && rm -rf /tmp/hubsetup /tmp/*requirements.txt /tmp/extras \
  && sed -i '/^pdf = nbconvert/d' /opt/venv/lib/python3*/site-packages/nbconvert-*.dist-info/entry_points.txt \
  && python3 -c "from importlib.metadata import entry_points as e; \
