@@ -15,7 +15,7 @@ from harness import edx, git_server, kernels
 from harness.stack import REPO, HubClient, Stack, container_log_bytes, run, wait_until
 
 from . import nbgrader_cycle
-from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from .browser import CHROMIUM, CHROMIUM_ARGS, log_in, needs_chromium
 from .conftest import PORT, PROJECT
 
 ACCOUNTS = """prof1;wawa;1
@@ -251,10 +251,7 @@ def test_a_student_sees_their_limit_and_the_kernel_that_passed_it_die(hub):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         try:
-            page.goto(hub.url + "/hub/login?next=/hub/user-redirect/lab/tree/hog.ipynb")
-            page.fill("#username_input", "eleve1")
-            page.fill("#password_input", PASSWORDS["eleve1"])
-            page.click("#login_submit")
+            log_in(page, hub, "eleve1", PASSWORDS["eleve1"], next_path="/hub/user-redirect/lab/tree/hog.ipynb")
             page.wait_for_selector(".jp-StatusBar-Widget:has-text('| Idle')", timeout=120_000)
             memory = page.wait_for_selector(".jp-StatusBar-Widget:has-text('Mem:')", timeout=30_000).inner_text()
             assert re.search(r"Mem: [0-9.]+ / 512\.00 MB", memory), memory

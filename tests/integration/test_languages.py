@@ -10,7 +10,7 @@ from harness.stack import REPO, HubClient
 
 from . import nbgrader_cycle
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from .browser import CHROMIUM, CHROMIUM_ARGS, log_in, needs_chromium
 
 ARTIFACTS = os.path.join(REPO, "test-artifacts")
 pytestmark = needs_chromium
@@ -31,14 +31,6 @@ def browser():
 def restores_the_language(stack):
     yield
     stack.reconfigure({})
-
-
-def log_in(page, stack, login, password, next_path=""):
-    page.goto(stack.url + "/hub/login" + (f"?next={next_path}" if next_path else ""))
-    page.fill("#username_input", login)
-    page.fill("#password_input", password)
-    page.click("#login_submit")
-    page.wait_for_url(f"**/user/{login}/lab**", timeout=120_000)
 
 
 def exported_notebook():
