@@ -19,7 +19,8 @@ import tempfile
 import time
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# Every file root opens below a user's folder: never through a link, never blocking on a fifo.
+FILE_OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 # The largest file root copies out of a user's folder (a gradebook of a large course is tens of MB).
 MAX_COPY = 1 << 30
 # What open(O_NOFOLLOW | O_DIRECTORY) says of a link or of something that is not a folder.
@@ -150,18 +151,7 @@ class Folder:
     def replace_file(self, name, mode=0o600):
         """A descriptor of the regular file `name`, made (with `mode`) or emptied; Tampered for
         a link, a fifo, a device or a file with other names (a hard link to someone else's)."""
-        _check_name(name)
-        try:
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode,
-                         dir_fd=self.fd)
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise Tampered(self.join(name), "is a symbolic link") from None
-            raise
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
-            os.close(fd)
-            raise Tampered(self.join(name), "is not a regular file of one name")
+        fd = self._open_regular_file(name, os.O_WRONLY | os.O_CREAT | FILE_OPEN_FLAGS, mode, one_name=True)
         os.ftruncate(fd, 0)
         return fd
 
@@ -179,16 +169,20 @@ class Folder:
 
     def open_file(self, name):
         """A descriptor of the regular file `name`; Tampered for a link, a fifo, a device."""
+        return self._open_regular_file(name, os.O_RDONLY | FILE_OPEN_FLAGS)
+
+    def _open_regular_file(self, name, flags, mode=0o600, one_name=False):
         _check_name(name)
         try:
-            fd = os.open(name, FILE_FLAGS, dir_fd=self.fd)
+            fd = os.open(name, flags, mode, dir_fd=self.fd)
         except OSError as error:
             if error.errno == errno.ELOOP:
                 raise Tampered(self.join(name), "is a symbolic link") from None
             raise
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or (one_name and status.st_nlink != 1):
             os.close(fd)
-            raise Tampered(self.join(name), "is not a regular file")
+            raise Tampered(self.join(name), "is not a regular file" + (" of one name" if one_name else ""))
         return fd
 
 
