@@ -59,8 +59,9 @@ RUN sed -i 's/^#font.family:.*/font.family: DejaVu Sans, WenQuanYi Micro Hei/' \
       "$(/opt/course/bin/python -c 'import matplotlib; print(matplotlib.matplotlib_fname())')"
 # The school's own packages (extra-packages.txt; extra-requirements.txt into the course
 # environment): pip keeps every version course-requirements.txt and requirements.txt pin, and a
-# package that cannot be installed stops the build with its name. JupyterLab parts of course packages (widgets,
-# plot renderers) are linked into the server's environment, where JupyterLab finds them.
+# package that cannot be installed stops the build with its name. JupyterLab parts of course
+# packages (widgets, plot renderers) are linked into the server's environment, where JupyterLab
+# finds them.
 COPY user-image/install-extras user-image/link-lab-extensions /usr/local/bin/
 COPY extra-packages.txt extra-requirements.txt /tmp/extras/
 RUN install-extras debian /tmp/extras/extra-packages.txt \
