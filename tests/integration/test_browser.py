@@ -264,7 +264,8 @@ def run_cell_until(page, frame, text, attempts=4):
     shown = ".jp-NotebookPanel:not(.lm-mod-hidden)"
     frame.wait_for_selector(".jp-StatusBar-Widget:has-text('| Idle')", timeout=60_000)
     for attempt in range(attempts):
-        frame.click(f"{shown} .jp-Cell .jp-InputArea-editor")
+        # the visible one: while a tab opens, the one it replaces may not be hidden yet
+        frame.locator(f"{shown} .jp-Cell .jp-InputArea-editor >> visible=true").first.click()
         page.keyboard.press("Shift+Enter")
         try:
             frame.wait_for_selector(f"{shown} .jp-OutputArea-output:has-text('{text}')", timeout=20_000)
