@@ -53,6 +53,13 @@ def accounts_check(args, settings):
     return 0
 
 
+def grading_serve(args, settings):
+    from .grading import service
+
+    service.run(settings)
+    return 0
+
+
 def accounts_watch(args, settings):
     from .accounts_watch import watch
 
@@ -241,14 +248,7 @@ def grades_watch(args, settings):
     log = logging.getLogger("hubsetup.grades")
     while True:
         for course, assignment in grades.assignments_to_watch(settings):
-            try:
-                results = grades.push_grades(settings, course, assignment, only_changed=True)
-            except (FileNotFoundError, KeyError) as error:
-                log.debug("skipping %s/%s: %s", course, assignment, error)
-                continue
-            for r in results:
-                if r.status in (grades.SENT, grades.FAILED):
-                    log.info("%s/%s %s: %s %s", course, assignment, r.student, r.status, r.detail)
+            grades.push_changed(settings, course, assignment, log)
         if args.once:
             return 0
         time.sleep(args.interval)
@@ -342,6 +342,11 @@ def parser():
     watch.add_argument("--interval", type=int, default=60, help="seconds between rounds")
     watch.add_argument("--once", action="store_true", help="one round, then exit")
     watch.set_defaults(func=grades_watch)
+
+    grading_parser = commands.add_parser("grading", help="the grading service (sandboxed autograding)")
+    grading_commands = grading_parser.add_subparsers(dest="action", required=True)
+    serve = grading_commands.add_parser("serve", help="run the grading service (a JupyterHub service)")
+    serve.set_defaults(func=grading_serve)
 
     run = commands.add_parser("start", help="sync accounts, then run JupyterHub (the container's command)")
     run.add_argument("--config", default=HUB_CONFIG)

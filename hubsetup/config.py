@@ -113,8 +113,8 @@ USER_ROLES = [{"name": "user", "scopes": ["self", "list:services", "read:service
 
 
 def update_services(c, settings):
-    """The idle culler (with only the scopes it needs), the accounts watcher and the optional
-    grade pusher."""
+    """The idle culler (with only the scopes it needs), the accounts watcher, the grading
+    service and the optional grade pusher."""
     services, roles = [], list(USER_ROLES)
     # JupyterHub gives services a filtered environment: hand ours the settings it needs.
     environment = settings_module.environment()
@@ -125,6 +125,13 @@ def update_services(c, settings):
             "command": [f"{VENV_BIN}/hubsetup", "accounts", "watch", f"--interval={settings.accounts_watch}"],
             "environment": environment,
         })
+    # Root in the hub container: it starts the sandboxes every autograde runs in, and with
+    # AUTOGRADE_ON_SUBMIT grades submissions as they arrive.
+    services.append({
+        "name": "grading",
+        "command": [f"{VENV_BIN}/hubsetup", "grading", "serve"],
+        "environment": environment,
+    })
     if settings.grades_auto_push > 0:
         # Runs as root in the hub container: it reads the gradebooks and the LTI secrets, which
         # instructors' own processes cannot.

@@ -21,6 +21,7 @@ DOCKER_SOCKET = "unix:///var/run/docker.sock"
 # image reads them with libnss-extrausers.
 NAMES_DIR = "/srv/jupyterhub/names"
 NAMES_TARGET = "/var/lib/extrausers"
+GRADING_SOCKET_DIR = "/run/teaching-hub-grading"  # hubsetup.grading.broker.SOCKET_DIR
 # On each user's container: whose it is.
 USER_LABEL = "org.teaching-hub.user"
 # On each user's home volume: the homes volume it is a window on (for `docker volume ls --filter`).
@@ -84,7 +85,12 @@ def required_volumes(settings):
         settings.exchange_root: settings.exchange_root,
         settings.courses_root: settings.courses_root,
         NAMES_DIR: NAMES_TARGET,
+        # The grading service's socket: teachers' autograde sends notebooks there.
+        GRADING_SOCKET_DIR: GRADING_SOCKET_DIR,
     }
+
+
+READ_ONLY_FOR_USERS = (NAMES_DIR, GRADING_SOCKET_DIR)
 
 
 def check_placement(placement, settings):
@@ -120,7 +126,7 @@ def home_mount(volume, home_root, login):
 
 def user_mounts(placement, settings, login):
     shared = [
-        volume_mount(placement.volumes[source], target, read_only=(source == NAMES_DIR))
+        volume_mount(placement.volumes[source], target, read_only=source in READ_ONLY_FOR_USERS)
         for source, target in required_volumes(settings).items()
     ]
     return [home_mount(placement.volumes[settings.home_root], settings.home_root, login), *shared]

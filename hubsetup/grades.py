@@ -80,6 +80,19 @@ NOT_SCORED, FAILED = outcomes.NOT_SCORED, outcomes.FAILED
 SENDERS = {outcomes.LTI11Sender.protocol: outcomes.LTI11Sender}
 
 
+def push_changed(settings, course, assignment, log):
+    """What `push_grades` sends with only_changed, each score sent or failed logged; nothing
+    when the course has no gradebook or assignment yet."""
+    try:
+        results = push_grades(settings, course, assignment, only_changed=True)
+    except (FileNotFoundError, KeyError) as error:
+        log.debug("skipping %s/%s: %s", course, assignment, error)
+        return
+    for r in results:
+        if r.status in (SENT, FAILED):
+            log.info("%s/%s %s: %s %s", course, assignment, r.student, r.status, r.detail)
+
+
 @dataclass
 class PushResult:
     student: str

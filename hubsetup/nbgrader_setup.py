@@ -8,6 +8,7 @@ apply, so the formgrader and the command line agree.
 import os
 
 from . import notebook_html
+from .grading import AUTOGRADE_PREPROCESSORS
 from .exchange import FACTORY
 
 DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"
@@ -20,6 +21,7 @@ def configure(c, env=None):
     c.Exchange.path_includes_course = True
     # Feedback shows students' notebooks to their teachers and to them: without their scripts.
     notebook_html.configure(c)
+    c.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
     # The exchange root is root's alone (hubsetup makes each course's folders).
     for setting, exchange_class in FACTORY.items():
         setattr(c.ExchangeFactory, setting, exchange_class)

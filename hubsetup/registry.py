@@ -110,6 +110,24 @@ MIGRATIONS = (
         );
         """,
     )),
+    ("submissions graded on arrival, and where each stands (hubsetup.grading.on_submit)", (
+        """
+        CREATE TABLE submissions (
+            course TEXT NOT NULL,
+            login TEXT NOT NULL,
+            assignment TEXT NOT NULL,
+            folder TEXT NOT NULL,          -- its inbound folder's name: a newer one is a new submission
+            arrived_at REAL NOT NULL,      -- when the hub first saw it (the folder's own time is the student's)
+            state TEXT NOT NULL,           -- queued, grading, graded, failed
+            score REAL,
+            max_score REAL,
+            feedback INTEGER NOT NULL DEFAULT 0, -- 1: released to the student
+            detail TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (course, login, assignment)
+        );
+        """,
+    )),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -408,6 +426,40 @@ def record_push(db, login, course, assignment, score):
         "UPDATE launches SET pushed_score = ?, pushed_at = ? WHERE login = ? AND course = ? AND assignment = ?",
         (score, time.time(), login, course, assignment),
     )
+
+
+def submission_folders(db, course):
+    """{(login, assignment): inbound folder} of the course's submissions graded on arrival."""
+    rows = db.execute("SELECT login, assignment, folder FROM submissions WHERE course = ?", (course,))
+    return {(login, assignment): folder for login, assignment, folder in map(tuple, rows)}
+
+
+def record_submission(db, course, login, assignment, folder, arrived_at):
+    db.execute(
+        "INSERT INTO submissions (course, login, assignment, folder, arrived_at, state, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, 'queued', ?) ON CONFLICT(course, login, assignment) DO UPDATE SET"
+        " folder = excluded.folder, arrived_at = excluded.arrived_at, state = 'queued', score = NULL,"
+        " max_score = NULL, feedback = 0, detail = '', updated_at = excluded.updated_at",
+        (course, login, assignment, folder, arrived_at, arrived_at),
+    )
+
+
+def set_submission_state(db, course, login, assignment, state, **values):
+    """`values`: score, max_score, feedback, detail."""
+    columns = ["state = ?", "updated_at = ?"] + [f"{name} = ?" for name in values]
+    db.execute(f"UPDATE submissions SET {', '.join(columns)} WHERE course = ? AND login = ? AND assignment = ?",
+               (state, time.time(), *values.values(), course, login, assignment))
+
+
+def unfinished_submissions(db):
+    """(course, login, assignment) of submissions queued or being graded (when the service stopped)."""
+    rows = db.execute("SELECT course, login, assignment FROM submissions WHERE state IN ('queued', 'grading')")
+    return [tuple(row) for row in rows]
+
+
+def submissions_of(db, login):
+    rows = db.execute("SELECT * FROM submissions WHERE login = ? ORDER BY course, assignment", (login,))
+    return [dict(row) for row in rows]
 
 
 def retired_ids(db):

@@ -8,6 +8,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 
+from .accounts import COURSE_PATTERN as COURSE_NAME
 from .modes import MODES
 
 SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)B?$", re.I)
@@ -57,6 +58,12 @@ def check_memory(variable, value):
 def check_positive(variable, value):
     if value <= 0:
         raise SystemExit(f"{variable}={value:g}: must be more than 0")
+
+
+def check_course_list(variable, value):
+    for name in value.split():
+        if name != "*" and not COURSE_NAME.match(name):
+            raise SystemExit(f"{variable}: {name!r} is not a course name (or `*` for every course)")
 
 
 def check_log_size(variable, value):
@@ -231,6 +238,53 @@ class Settings:
         "Seconds between automatic pushes of new or changed scores to the LMS after grading "
         "(0: off; push by hand with `hubsetup grades push`)."
     )
+    autograde_on_submit: str = setting(
+        "AUTOGRADE_ON_SUBMIT", "",
+        "Courses whose submissions are autograded as they arrive (in the sandbox), their scores "
+        "sent to the LMS at once: course names separated by spaces, `*` for every course, empty "
+        "for none (teachers click Autograde in the formgrader).",
+        check=check_course_list,
+    )
+    autograde_feedback: str = setting(
+        "AUTOGRADE_FEEDBACK", "*",
+        "Of the courses graded on submit, those whose students get their feedback at once (names, "
+        "or `*` for all; empty: teachers release feedback themselves).",
+        check=check_course_list,
+    )
+    grading_concurrency: int = setting(
+        "GRADING_CONCURRENCY", "1",
+        "Notebooks graded at once, by the button, the command line and on submit alike; the others "
+        "wait their turn (one per core leaves the rest to students' servers).",
+        check=check_positive,
+    )
+    grading_cpu_seconds: int = setting(
+        "GRADING_CPU_SECONDS", "120",
+        "CPU seconds a notebook's grading run may use (per process); past it, the cells not run "
+        "score zero and the feedback says which limit.",
+        check=check_positive,
+    )
+    grading_wall_seconds: int = setting(
+        "GRADING_WALL_SECONDS", "300",
+        "Seconds a notebook's whole grading run may take (nbgrader's per-cell timeout, 30 s, "
+        "stops a single cell earlier).",
+        check=check_positive,
+    )
+    grading_memory: str = setting(
+        "GRADING_MEMORY", "2G",
+        "Memory of a grading run: the container's limit in the docker and swarm modes, each "
+        "process's address space in the local mode.",
+        check=check_size,
+    )
+    grading_processes: int = setting(
+        "GRADING_PROCESSES", "64",
+        "Processes and threads of a grading run together (a fork bomb stops there).",
+        check=check_positive,
+    )
+    grading_file_size: str = setting(
+        "GRADING_FILE_SIZE", "100M",
+        "Largest file a grading run may write.",
+        check=check_size,
+    )
 
     @classmethod
     def from_env(cls, env=None, **overrides):
@@ -284,12 +338,31 @@ class Settings:
         return parse_size("USER_DISK_WARNING", self.user_disk_warning)
 
     @property
+    def grading_memory_bytes(self):
+        return parse_size("GRADING_MEMORY", self.grading_memory)
+
+    @property
+    def grading_file_size_bytes(self):
+        return parse_size("GRADING_FILE_SIZE", self.grading_file_size)
+
+    def graded_on_submit(self, course):
+        return _names(self.autograde_on_submit, course)
+
+    def feedback_on_submit(self, course):
+        return _names(self.autograde_feedback, course)
+
+    @property
     def tmp_size_bytes(self):
         return parse_size("USER_TMP_SIZE", self.user_tmp_size)
 
     @property
     def registry_path(self):
         return os.path.join(self.state_dir, "registry.sqlite")
+
+
+def _names(listed, course):
+    names = listed.split()
+    return "*" in names or course in names
 
 
 def parse_size(name, text):

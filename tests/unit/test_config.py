@@ -37,14 +37,15 @@ def test_services_run_with_the_settings_they_need_and_only_the_culler_has_a_role
         monkeypatch.setenv(name, value)  # the hub's own environment, which services do not inherit
     c = applied(**env)
     services = {service["name"]: service for service in c.JupyterHub.services}
-    assert set(services) == {"accounts-watch", "grades-autopush", "idle-culler"}
+    assert set(services) == {"accounts-watch", "grades-autopush", "grading", "idle-culler"}
     assert "--interval=5" in services["accounts-watch"]["command"]
+    assert services["grading"]["command"][-2:] == ["grading", "serve"]
     assert services["grades-autopush"]["environment"]["LTI_KEY"] == "k"
     assert "--cull-every=300" in services["idle-culler"]["command"]
     roles = {role["name"]: role for role in c.JupyterHub.load_roles}
     assert roles["idle-culler"]["services"] == ["idle-culler"] and "delete:servers" in roles["idle-culler"]["scopes"]
     quiet = applied(ACCOUNTS_WATCH="0", IDLE_TIMEOUT="0")
-    assert quiet.JupyterHub.services == []
+    assert [service["name"] for service in quiet.JupyterHub.services] == ["grading"]  # every autograde needs it
 
 
 def test_a_wrong_setting_stops_the_configuration_before_any_of_it_applies():

@@ -54,17 +54,20 @@ def test_shared_volumes_carry_their_driver_options_to_other_nodes():
     assert "VolumeOptions" not in containers.volume_mount(plain("school_jh_courses"), "/y")
 
 
-def test_user_mounts_are_own_home_exchange_courses_and_read_only_names():
+def test_user_mounts_are_own_home_exchange_courses_and_read_only_names_and_grading_socket():
     where = placement(**{"/home": LOCAL_HOME, "/srv/nbgrader/exchange": plain("ex"),
-                         "/srv/nbgrader/courses": plain("co"), containers.NAMES_DIR: plain("na")})
+                         "/srv/nbgrader/courses": plain("co"), containers.NAMES_DIR: plain("na"),
+                         containers.GRADING_SOCKET_DIR: plain("gr")})
     mounts = {m["Target"]: m for m in containers.user_mounts(where, settings(), "bob")}
-    assert set(mounts) == {"/home/bob", "/srv/nbgrader/exchange", "/srv/nbgrader/courses", "/var/lib/extrausers"}
+    assert set(mounts) == {"/home/bob", "/srv/nbgrader/exchange", "/srv/nbgrader/courses", "/var/lib/extrausers",
+                           "/run/teaching-hub-grading"}
     assert mounts["/var/lib/extrausers"]["ReadOnly"] is True
+    assert mounts["/run/teaching-hub-grading"]["ReadOnly"] is True
     assert mounts["/srv/nbgrader/exchange"]["ReadOnly"] is False
 
 
 def test_a_hub_without_the_docker_volumes_is_told_which_ones_and_how():
-    with pytest.raises(SystemExit, match=r"no volume at /srv/jupyterhub/names; start the hub with both compose files"):
+    with pytest.raises(SystemExit, match=r"no volume at /srv/jupyterhub/names, /run/teaching-hub-grading; start the hub with both compose files"):
         containers.check_placement(
             placement(**{"/home": LOCAL_HOME, "/srv/nbgrader/exchange": plain("ex"),
                          "/srv/nbgrader/courses": plain("co")}),

@@ -1,0 +1,164 @@
+"""Grading on submit (AUTOGRADE_ON_SUBMIT): every new submission of a chosen course collected,
+autograded in the sandbox and its feedback released, as one of the course's instructors, then
+its score sent to the LMS by the grade passback every protocol shares.
+
+nbgrader's submit makes `<exchange>/<course>/inbound/<student>+<assignment>+<time>+<random>/`
+and writes `timestamp.txt` last. The folder, its name and its files are the student's: a
+submission counts once its folder is the named student's own, holds `timestamp.txt`, and has
+not changed for SETTLE seconds; the arrival time is when the hub first saw it (the name's time
+is whatever the student wrote). Only the newest submission of each (student, assignment) is
+graded; one that arrives while the previous is graded is graded next. Grading goes in turns
+(`GRADING_CONCURRENCY`, shared with the button and the command line by the broker).
+"""
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+
+from .. import as_instructor, courses, grades, registry, safe_paths
+
+POLL_SECONDS = 2
+SETTLE = 2.0
+GRADE_TIMEOUT = 1800
+
+log = logging.getLogger("hubsetup.grading")
+
+
+def parse_folder_name(name):
+    """(student, assignment) of an inbound folder's name, or None."""
+    parts = name.split("+")
+    if len(parts) != 4 or not all(parts[:3]):
+        return None
+    return parts[0], parts[1]
+
+
+class Watcher:
+    def __init__(self, settings):
+        self.settings = settings
+        self.pending = {}    # (course, student, assignment) -> (folder, first seen, its stamp)
+        self.work = queue.Queue()
+        self.waiting = set()  # keys in the queue
+
+    def look(self):
+        """One pass over the inbound folders of the courses graded on submit."""
+        with registry.connect(self.settings.registry_path, write=False) as db:
+            uids = {login: user["uid"] for login, user in registry.users(db).items() if user["active"]}
+            chosen = [course for course in registry.courses(db) if self.settings.graded_on_submit(course)]
+            graded = {course: registry.submission_folders(db, course) for course in chosen}
+        for course in chosen:
+            for key, folder, stamp in self._complete_submissions(course, uids):
+                self._consider(course, key, folder, stamp, graded[course])
+
+    def _complete_submissions(self, course, uids):
+        inbound = os.path.join(self.settings.exchange_root, course, "inbound")
+        newest = {}
+        try:
+            folder = safe_paths.Folder.open(inbound)
+        except (OSError, safe_paths.Tampered):
+            return []
+        with folder:
+            for entry in os.scandir(folder.fd):
+                parsed = parse_folder_name(entry.name)
+                if parsed is None or parsed[0] not in uids:
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    if not entry.is_dir(follow_symlinks=False) or st.st_uid != uids[parsed[0]]:
+                        continue  # a link, a file, or a folder in another's name: never graded
+                    with folder.child(entry.name) as submission:
+                        done = submission.entry("timestamp.txt")
+                except (OSError, safe_paths.Tampered):
+                    continue
+                if done is None:
+                    continue
+                stamp = (st.st_mtime_ns, done.st_mtime_ns, done.st_size)
+                # Newest by name, as nbgrader's collect chooses.
+                if parsed not in newest or entry.name > newest[parsed][0]:
+                    newest[parsed] = (entry.name, stamp)
+        return [(key, name, stamp) for key, (name, stamp) in newest.items()]
+
+    def _consider(self, course, key, folder, stamp, graded):
+        student, assignment = key
+        if graded.get(key) == folder:
+            return
+        full_key = (course, student, assignment)
+        now = time.time()
+        seen = self.pending.get(full_key)
+        if seen is None or seen[0] != folder or seen[2] != stamp:
+            first = seen[1] if seen and seen[0] == folder else now
+            self.pending[full_key] = (folder, first, stamp)
+            return
+        if now - seen[1] < SETTLE:
+            return
+        del self.pending[full_key]
+        with registry.connect(self.settings.registry_path) as db:
+            registry.record_submission(db, course, student, assignment, folder, seen[1])
+        if full_key not in self.waiting:
+            self.waiting.add(full_key)
+            self.work.put(full_key)
+        log.info("%s/%s: a submission of %s, queued", course, assignment, student)
+
+    def grade_next(self):
+        key = self.work.get()
+        self.waiting.discard(key)
+        course, student, assignment = key
+        self._set(key, "grading")
+        started = time.monotonic()
+        try:
+            result = self.grade(course, student, assignment)
+        except (ValueError, OSError) as error:
+            self._set(key, "failed", detail=str(error)[:500])
+            log.warning("%s/%s of %s: grading failed: %s", course, assignment, student, error)
+            return
+        self._set(key, "graded", score=result["score"], max_score=result["max_score"],
+                  feedback=int(result["feedback"]))
+        log.info("%s/%s of %s: %s/%s in %.1fs", course, assignment, student, result["score"], result["max_score"],
+                 time.monotonic() - started)
+        grades.push_changed(self.settings, course, assignment, log)  # this score, and any other changed
+
+    def grade(self, course, student, assignment):
+        with registry.connect(self.settings.registry_path, write=False) as db:
+            instructors = registry.course_instructors(db, course)
+            gid = registry.courses(db)[course]["instructor_gid"]
+            student_gid = registry.courses(db)[course]["student_gid"]
+        if not instructors:
+            raise ValueError(f"course {course!r} has no teacher to grade as")
+        request = {"course": course, "course_dir": courses.course_dir(self.settings, course),
+                   "exchange": self.settings.exchange_root, "student": student, "assignment": assignment,
+                   "feedback": self.settings.feedback_on_submit(course)}
+        output = as_instructor.run(self.settings, instructors[0], gid, "hubsetup.grading.grade_one", request,
+                                   timeout=GRADE_TIMEOUT, extra_groups=[student_gid])
+        return json.loads(output.splitlines()[-1])
+
+    def _set(self, key, state, **values):
+        course, student, assignment = key
+        with registry.connect(self.settings.registry_path) as db:
+            registry.set_submission_state(db, course, student, assignment, state, **values)
+
+
+def watch(settings):
+    watcher = Watcher(settings)
+    with registry.connect(settings.registry_path, write=False) as db:
+        unfinished = registry.unfinished_submissions(db)
+    for key in unfinished:  # the service stopped before grading them
+        watcher.waiting.add(key)
+        watcher.work.put(key)
+
+    def grade_forever():
+        while True:
+            try:
+                watcher.grade_next()
+            except Exception:  # one submission's failure never stops the others
+                log.exception("grading on submit")
+
+    for _ in range(settings.grading_concurrency):
+        threading.Thread(target=grade_forever, daemon=True, name="grading").start()
+    while True:
+        try:
+            watcher.look()
+        except Exception:
+            log.exception("looking for submissions")
+        time.sleep(POLL_SECONDS)

@@ -1,0 +1,27 @@
+"""The `grading` JupyterHub service (`hubsetup grading serve`): the broker, with the sandbox of
+the hub's mode, and the watcher that grades submissions on arrival when a course wants it."""
+
+import logging
+import threading
+
+from .. import modes
+from . import broker
+
+
+def sandbox_for(settings):
+    if modes.of(settings).servers_apart:
+        from .sandbox_container import ContainerSandbox
+
+        return ContainerSandbox(settings)
+    from .sandbox_local import LocalSandbox
+
+    return LocalSandbox(settings)
+
+
+def run(settings):
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s grading] %(message)s")
+    if settings.autograde_on_submit.strip():
+        from . import on_submit
+
+        threading.Thread(target=on_submit.watch, args=(settings,), daemon=True, name="on-submit").start()
+    broker.serve(settings, sandbox_for(settings))

@@ -1,0 +1,198 @@
+"""The grading sandbox's protocol: what the teacher's side takes from a run's answer, how the
+broker reads a run (a real child process standing in for the sandbox), and the settings."""
+
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import pytest
+
+from hubsetup.grading import AUTOGRADE_PREPROCESSORS, broker, client, on_submit
+from hubsetup.settings import Settings
+
+
+def notebook():
+    return nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def add(a, b):\n    return a + b"),
+        nbformat.v4.new_markdown_cell("# words"),
+        nbformat.v4.new_code_cell("assert add(1, 2) == 3", metadata={"nbgrader": {"grade": True, "points": 1}}),
+    ])
+
+
+STREAM = {"output_type": "stream", "name": "stdout", "text": "hello\n"}
+
+
+def test_only_outputs_come_back_and_unreached_cells_get_an_error_naming_why():
+    nb = notebook()
+    sources = [cell.source for cell in nb.cells]
+    reply = {"cells": {"0": {"outputs": [STREAM], "execution_count": 1,
+                             "source": "forged", "metadata": {"nbgrader": {"points": 99}}}},
+             "stopped": "the CPU time limit (120 s)"}
+    client.take_outputs(nb, reply)
+    assert [cell.source for cell in nb.cells] == sources
+    assert nb.cells[0].outputs == [STREAM] and nb.cells[0].execution_count == 1
+    assert nb.cells[2].metadata == {"nbgrader": {"grade": True, "points": 1}}
+    (stopped,) = nb.cells[2].outputs
+    assert stopped.output_type == "error" and "the CPU time limit (120 s)" in stopped.evalue
+    assert nb.cells[2].execution_count is None
+    nbformat.validate(nb)
+
+
+@pytest.mark.parametrize("outputs", [
+    "not a list", [{"output_type": "nonsense"}], [{"output_type": "stream"}], [42],
+    [{"output_type": "execute_result", "data": {}, "metadata": {}, "execution_count": "x"}],
+])
+def test_outputs_that_are_not_a_notebooks_are_refused(outputs):
+    nb = notebook()
+    client.take_outputs(nb, {"cells": {"0": {"outputs": outputs, "execution_count": True}, "2": {"outputs": []}}})
+    assert nb.cells[0].outputs[0].ename == "GradingStopped" and "not a notebook's" in nb.cells[0].outputs[0].evalue
+    assert nb.cells[0].execution_count is None
+    assert nb.cells[2].outputs == []  # ran and printed nothing: full marks, as nbgrader gives
+    nbformat.validate(nb)
+
+
+def test_a_reply_without_cells_leaves_every_code_cell_stopped():
+    nb = notebook()
+    client.take_outputs(nb, {"cells": "junk"})
+    assert all(cell.outputs[0].ename == "GradingStopped" for cell in nb.cells if cell.cell_type == "code")
+
+
+def test_the_folder_goes_without_links_and_within_its_size(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "prices.csv").write_text("1,2\n")
+    (tmp_path / "secret").write_text("solutions")
+    (tmp_path / "link").symlink_to(tmp_path / "secret")
+    (tmp_path / "linked-dir").symlink_to(tmp_path / "data")
+    names = [name for name, _ in client.folder_files(str(tmp_path))]
+    assert sorted(names) == ["data/prices.csv", "secret"]
+
+
+def test_a_folder_too_large_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(client, "MAX_FOLDER", 10)
+    (tmp_path / "big").write_bytes(b"x" * 11)
+    with pytest.raises(client.SandboxError, match="more than"):
+        client.folder_files(str(tmp_path))
+
+
+def test_no_grading_service_is_a_clear_error_and_nothing_runs(tmp_path):
+    with pytest.raises(client.SandboxError, match="does not answer.*nothing was run"):
+        client.ask_broker(str(tmp_path / "missing.sock"), {})
+
+
+class ChildSandbox:
+    """A real child process in place of a sandbox: `program` is what the sandbox would run."""
+
+    def __init__(self, program):
+        self.program = program
+
+    def start(self, limits):
+        return subprocess.Popen([sys.executable, "-c", textwrap.dedent(self.program)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def finish(self, process, ended=True):
+        try:
+            return process.wait(timeout=5 if ended else 0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return None
+
+
+LIMITS = {"cpu_seconds": 120, "wall_seconds": 2, "memory": 2 << 30, "processes": 64, "file_size": 1 << 20}
+
+
+def run(program, limits=LIMITS):
+    return broker.Run(ChildSandbox(program), limits, {"notebook": {}}).execute()
+
+
+def test_a_run_gives_each_cells_outputs_and_the_log():
+    reply = run("""
+        import json, sys
+        request = json.load(sys.stdin)
+        print("not a protocol line")
+        print(json.dumps({"cell": 0, "outputs": [{"output_type": "stream", "name": "stdout", "text": "hi"}]}))
+        print("kernel noise", file=sys.stderr)
+        print(json.dumps({"finished": True}))
+    """)
+    assert reply["cells"] == {"0": {"outputs": [{"output_type": "stream", "name": "stdout", "text": "hi"}],
+                                    "execution_count": None}}
+    assert reply["stopped"] is None and "kernel noise" in reply["log"]
+
+
+def test_a_run_past_its_wall_time_is_stopped_and_says_so():
+    reply = run("""
+        import json, sys, time
+        print(json.dumps({"cell": 0, "outputs": []}), flush=True)
+        time.sleep(60)
+    """)
+    assert reply["stopped"] == "the time limit of a whole run (2 s)" and "0" in reply["cells"]
+    assert reply["seconds"] < 10
+
+
+def test_a_run_printing_too_much_is_stopped(monkeypatch):
+    monkeypatch.setattr(broker, "MAX_OUTPUT", 1000)
+    reply = run("""
+        import sys
+        while True:
+            sys.stdout.write("x" * 100 + "\\n")
+    """)
+    assert reply["stopped"].startswith("the output limit")
+
+
+def test_a_run_that_dies_is_described_by_its_status():
+    reply = run("import os, signal; os.kill(os.getpid(), signal.SIGXCPU)")
+    assert reply["stopped"] == "the CPU time limit (120 s)"
+    assert run("raise SystemExit(3)")["stopped"] == "the sandbox ended early (exit status 3)"
+
+
+def test_the_sandbox_replaces_nbgraders_execute_and_nothing_else():
+    from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: F401 (the name must exist)
+
+    assert AUTOGRADE_PREPROCESSORS[0] == "hubsetup.grading.execute.SandboxExecute"
+    # nbgrader 0.9.6's own list (converters/autograde.py), Execute first
+    assert [name.rsplit(".", 1)[1] for name in AUTOGRADE_PREPROCESSORS[1:]] == [
+        "IgnorePattern", "ClearMetadataPreprocessor", "LimitOutput", "SaveAutoGrades", "AssignLatePenalties",
+        "CheckCellMetadata"]
+
+
+def test_courses_graded_on_submit_are_named_or_all():
+    settings = Settings.from_env({"AUTOGRADE_ON_SUBMIT": "finance101 intro", "AUTOGRADE_FEEDBACK": ""})
+    settings.check()
+    assert settings.graded_on_submit("intro") and not settings.graded_on_submit("other")
+    assert not settings.feedback_on_submit("intro")
+    assert Settings.from_env({"AUTOGRADE_ON_SUBMIT": "*"}).graded_on_submit("anything")
+    with pytest.raises(SystemExit, match="AUTOGRADE_ON_SUBMIT: 'Finance' is not a course name"):
+        Settings.from_env({"AUTOGRADE_ON_SUBMIT": "Finance 101!"}).check()
+    with pytest.raises(SystemExit, match="GRADING_MEMORY"):
+        Settings.from_env({"GRADING_MEMORY": "lots"}).check()
+
+
+@pytest.mark.parametrize("name, parsed", [
+    ("alice+ps1+2026-12-03 10:00:00.000000 UTC+a1b2", ("alice", "ps1")),
+    ("alice+ps1+2026-12-03", None), ("+ps1+t+r", None), ("alice", None),
+])
+def test_inbound_folder_names(name, parsed):
+    assert on_submit.parse_folder_name(name) == parsed
+
+
+def test_the_broker_answers_only_a_courses_instructors(tmp_path):
+    from hubsetup import registry
+
+    settings = Settings.from_env({"HUB_STATE_DIR": str(tmp_path)})
+    with registry.connect(settings.registry_path) as db:
+        for login, uid in (("prof", 2001), ("student", 2002)):
+            registry.save_user(db, dict(login=login, uid=uid, origin="csv", active=1, password_hash="",
+                                        password_digest=""))
+        registry.save_course(db, "c", 3001, 3002)
+        registry.add_membership(db, "prof", "c", "instructor", "csv")
+        registry.add_membership(db, "student", "c", "student", "csv")
+    grading = broker.Broker(settings, sandbox=None)
+    assert grading.check_caller(2001, "c") == "prof"
+    assert grading.check_caller(0, "c") == "root"
+    for uid, course in ((2002, "c"), (2001, "other"), (1_900_000_000, "c")):
+        with pytest.raises(broker.Refused, match="not an instructor"):
+            grading.check_caller(uid, course)
+    with pytest.raises(broker.Refused, match="names no course"):
+        grading.check_caller(2001, None)
+
