@@ -31,8 +31,9 @@ class Stack:
         self.profiles = []
 
     # Tests edit accounts.csv and sync at once, then read what that sync did: the hub's own
-    # watcher would race them. The tests of the watcher turn it on.
-    base_settings = {"ACCOUNTS_WATCH": "0"}
+    # watcher would race them. The tests of the watcher turn it on. The sandbox tests' LMS
+    # course is graded on submit.
+    base_settings = {"ACCOUNTS_WATCH": "0", "AUTOGRADE_ON_SUBMIT": "course-v1-sbx-auto-2026"}
     https_variables = set()
 
     def write_settings(self, settings):

@@ -24,7 +24,7 @@ eleve2;eleve2pw;0;cours_prof1
 """
 PASSWORDS = dict(line.split(";")[:2] for line in ACCOUNTS.splitlines())
 MEMORY_LIMIT = 512 * 1024 * 1024
-SETTINGS = {"USER_MEM_LIMIT": "512M", "USER_CPU_LIMIT": "0.5", "USER_TMP_SIZE": "32M"}
+SETTINGS = {"USER_MEM_LIMIT": "512M", "USER_CPU_LIMIT": "0.5", "USER_TMP_SIZE": "32M", "GRADING_MEMORY": "256M"}
 LOG_CAP = 3 * 2**20  # LOG_MAX_SIZE=1m, three files
 HOG = "blocks = []\nwhile True:\n    blocks.append(b'x' * (32 << 20))\n"
 
@@ -189,6 +189,41 @@ def test_nbgrader_release_fetch_submit_and_grade_across_containers(hub):
     inbound = hub.exec("sh", "-c", "stat -c %U /srv/nbgrader/exchange/cours_prof1/inbound/eleve1+docker1+*").stdout
     assert inbound.split() and set(inbound.split()) == {"eleve1"}
     assert in_container(hub, "eleve1", "sh", "-c", "ls ~/cours_prof1/docker1/feedback/*/docker1.html").returncode == 0
+
+
+PROBE = nbgrader_cycle.RIGHT + """
+import os, socket
+print("ID", os.getuid(), os.getcwd(), sorted(os.listdir("/srv")), "JUPYTERHUB_API_TOKEN" in os.environ)
+for address in [("hub", 8081), ("1.1.1.1", 80)]:
+    try:
+        socket.create_connection(address, timeout=3)
+        print("CONNECTED", address)
+    except OSError as error:
+        print("NOT", address, error)
+blocks = []
+while True:
+    blocks.append(b"x" * (32 << 20))
+"""
+
+
+def test_autograding_runs_the_students_code_in_a_throwaway_container(hub):
+    """The teacher's button, in the teacher's container, sends the notebook to the grading
+    service; the code runs in a container of its own: no network, no volume, a uid of its own,
+    killed at GRADING_MEMORY, and the tests it kept from running score zero, saying why."""
+    teacher, student = started(hub, "prof1"), started(hub, "eleve2")
+    nbgrader_cycle.teacher_creates_and_releases(teacher, "cours_prof1", "sandbox1")
+    nbgrader_cycle.student_answers_and_submits(student, "cours_prof1", "sandbox1", PROBE)
+    nbgrader_cycle.ok(teacher.server_api("POST", "formgrader/api/assignment/sandbox1/collect"))
+    nbgrader_cycle.ok(teacher.server_api("POST", "formgrader/api/submission/sandbox1/eleve2/autograde"))
+    graded = json.loads(hub.exec("cat", "/srv/nbgrader/courses/cours_prof1/autograded/eleve2/sandbox1/sandbox1.ipynb").stdout)
+    printed = json.dumps([cell["outputs"] for cell in graded["cells"]])
+    assert re.search(r"ID 19\d{8} /work \[\] False", printed), printed[:2000]
+    assert "CONNECTED" not in printed and printed.count("NOT (") == 2
+    assert "GradingStopped" in printed and "killed: memory" in printed, printed[-2000:]
+    submissions = nbgrader_cycle.ok(teacher.server_api("GET", "formgrader/api/submissions/sandbox1"))
+    assert [(s["student"], s["score"]) for s in submissions if s["student"] == "eleve2"] == [("eleve2", 0.0)]
+    left = docker.from_env().containers.list(all=True, filters={"label": "teaching-hub.grading-sandbox"})
+    assert left == []
 
 
 def test_a_lesson_is_published_by_the_teachers_button_and_delivered_into_the_students_container(hub):

@@ -5,7 +5,6 @@ loopback, where the pushes go: it verifies body hash and signature like an LMS m
 
 import csv
 import io
-import json
 import os
 import secrets
 
@@ -14,43 +13,26 @@ import pytest
 from harness import edx
 from harness.stack import REPO, HubClient, wait_until
 
+from . import lms as test_lms
 from . import nbgrader_cycle
 
 CONTEXT = "course-v1:DemoX+GR101+2026_T1"
 COURSE = "course-v1-demox-gr101-2026_t1"
-OUTCOMES = "http://127.0.0.1:9999/outcomes"
-
-# Outside /tmp, which is a tmpfs in the hub's container: `docker cp` cannot write into one.
-LMS_SCRIPT = "/srv/lms_outcomes.py"
+RECORD = "/tmp/lms-record.json"
 
 
 @pytest.fixture(scope="module")
 def lms(stack):
-    key, secret = stack.exec("hubsetup", "lti", "passport").stdout.strip().split(":")[1:]
-    stack.compose("cp", os.path.join(REPO, "harness", "lms_outcomes.py"), f"hub:{LMS_SCRIPT}")
-    stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", LMS_SCRIPT, "9999", key, secret,
-                  "/tmp/lms-record.json")
-    yield key, secret
-    stack.exec("pkill", "-f", "lms_outcomes.py", check=False)
+    yield test_lms.start(stack, RECORD)
+    test_lms.stop(stack)
 
 
-def recorded(stack, record="/tmp/lms-record.json"):
-    result = stack.exec("cat", record, check=False)
-    return json.loads(result.stdout) if result.returncode == 0 else {"scores": {}, "requests": 0}
+def recorded(stack, record=RECORD):
+    return test_lms.recorded(stack, record)
 
 
-def launch(stack, client, lms, name, roles="Student,Learner", assignment="ps1", sourcedid=None, username=None,
-           full_name=None):
-    """The session of login `name`, launched as edX user `username` (`name` if None)."""
-    key, secret = lms
-    custom = {"assignment": assignment} if assignment else {}
-    params = edx.launch_params(stack.url + "/hub/lti/launch", key, secret, username=username or name, roles=roles,
-                               context_id=CONTEXT, custom=custom, lis_outcome_service_url=OUTCOMES,
-                               lis_result_sourcedid=sourcedid or f"{CONTEXT}:block-ps1:{name}", full_name=full_name)
-    session = client(name)
-    assert session.launch(params).status_code == 302
-    session.start_server()
-    return session
+def launch(stack, client, lms, name, **details):
+    return test_lms.launch(stack, client, lms, name, CONTEXT, **details)
 
 
 @pytest.fixture(scope="module")
@@ -170,14 +152,14 @@ def test_automatic_push_reaches_the_lms_for_consumers_of_the_state_volume_and_of
     try:
         stack.reconfigure({"GRADES_AUTO_PUSH": "2", "LTI_KEY": env_key, "LTI_SECRET": env_secret})
         # The hub's container is new: the LMS inside it starts again, now with both consumers.
-        stack.compose("cp", os.path.join(REPO, "harness", "lms_outcomes.py"), f"hub:{LMS_SCRIPT}")
-        stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", LMS_SCRIPT, "9999", *lms,
+        stack.compose("cp", os.path.join(REPO, "harness", "lms_outcomes.py"), f"hub:{test_lms.LMS_SCRIPT}")
+        stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", test_lms.LMS_SCRIPT, "9999", *lms,
                       "/tmp/lms-auto.json", env_key, env_secret)
         # 李四 now opens the component from a course of the LMS that signs with hub.env's consumer
         stack.exec("hubsetup", "lti", "link", "--consumer", env_key, "--lti-user", "lisi", "lisi")
         stack.exec("hubsetup", "lti", "map-course", "--consumer", env_key, "--context-id", CONTEXT, COURSE)
         params = edx.launch_params(stack.url + "/hub/lti/launch", env_key, env_secret, username="lisi",
-                                   context_id=CONTEXT, custom={"assignment": "ps1"}, lis_outcome_service_url=OUTCOMES,
+                                   context_id=CONTEXT, custom={"assignment": "ps1"}, lis_outcome_service_url=test_lms.OUTCOMES,
                                    lis_result_sourcedid=f"{CONTEXT}:block-ps1:lisi-env")
         assert HubClient(stack, "lisi").launch(params).status_code == 302
         # what the file's consumer sent before counts as new for the pusher
