@@ -10,6 +10,9 @@
   bench down                  stop and remove the bench stack and its volumes
   bench modes [--users N]     per-user memory and server start time with servers as local
                               processes, containers and Swarm services (stacks of its own)
+  bench grading --submissions N
+                              N submissions at once to a course graded on submit: time until
+                              every score is at the LMS, and a student's server meanwhile
   bench table DIR...          a Markdown table of storm results, one column per run
   bench replot DIR            draw a storm's storm.png again from its result.json
 
@@ -25,6 +28,7 @@ import subprocess
 import sys
 
 from bench_common import ADMIN, REPO, RESULTS, Compose  # first: it puts the repo, and so harness/, on sys.path
+import bench_grading
 import bench_modes  # noqa: I001
 from bench_storm import replot_command, storm_command, table_command, wait_healthy
 from bench_sync import sync_command
@@ -36,7 +40,8 @@ def stack_dir(project):
 
 def stack_compose(args):
     """The bench stack: its own accounts file (one admin, random password) and an override that
-    makes that login a hub admin; both kept in bench-results/stack-<project>/."""
+    makes that login a hub admin and grades `bench grading`'s course on submit; both kept in
+    bench-results/stack-<project>/."""
     directory = stack_dir(args.project)
     os.makedirs(directory, exist_ok=True)
     accounts = os.path.join(directory, "accounts.csv")
@@ -46,7 +51,8 @@ def stack_compose(args):
     override = os.path.join(directory, "admin.override.yml")
     with open(override, "w") as f:
         f.write(f"# Written by scripts/bench: makes {ADMIN} a hub admin, for the bench's cleanup.\n"
-                f"services:\n  hub:\n    environment:\n      ADMIN_USERS: {ADMIN}\n")
+                f"services:\n  hub:\n    environment:\n      ADMIN_USERS: {ADMIN}\n"
+                f"      AUTOGRADE_ON_SUBMIT: {bench_grading.COURSE}\n")
     env = {"HUB_PORT": str(args.port), "ACCOUNTS_DIR": directory, "HUB_IMAGE": args.image}
     return Compose(args.project, env), override
 
@@ -118,6 +124,7 @@ def parser():
     replot.set_defaults(func=replot_command)
 
     bench_modes.add_parser(commands, positive)
+    bench_grading.add_parser(commands, positive)
 
     table = commands.add_parser("table", help="a Markdown table of storm results, one column per run")
     table.add_argument("dirs", nargs="+", help="storms' results folders")

@@ -123,7 +123,8 @@ class Run:
                 continue
             if isinstance(message.get("cell"), int) and isinstance(message.get("outputs"), list):
                 self.cells[str(message["cell"])] = {"outputs": message["outputs"],
-                                                    "execution_count": message.get("execution_count")}
+                                                    "execution_count": message.get("execution_count"),
+                                                    "unfinished": message.get("unfinished") is True}
             elif message.get("finished") is True:
                 self.finished = True
                 return

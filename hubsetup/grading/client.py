@@ -2,9 +2,9 @@
 comes back into the teacher's notebook.
 
 Only each code cell's outputs and execution count come back, into the teacher's own copy: the
-cells, their sources and their nbgrader metadata never do. A code cell the run did not reach
-gets an error output naming why (a limit), so it scores zero instead of the full marks an
-empty output would give.
+cells, their sources and their nbgrader metadata never do. A code cell the run did not reach,
+or stopped in, gets an error output naming why (a limit), so it scores zero instead of the full
+marks an empty output would give.
 """
 
 import base64
@@ -99,6 +99,8 @@ def take_outputs(nb, reply):
             cell.outputs = [stopped_output(why if ran is None else "its outputs were not a notebook's")]
             cell.execution_count = None
             continue
+        if ran.get("unfinished"):  # what it printed, then why it stopped: it scores zero
+            outputs.append(stopped_output(why))
         cell.outputs = outputs
         count = ran.get("execution_count")
         cell.execution_count = count if isinstance(count, int) and not isinstance(count, bool) else None

@@ -2,7 +2,8 @@
 notebook, with the kernel beside it.
 
 Standard input: a request ({"notebook", "files", "execute"}) from the broker. Standard output:
-one JSON line per executed code cell ({"cell": index, "outputs", "execution_count"}), then
+one JSON line per executed code cell ({"cell": index, "outputs", "execution_count"}, and
+"unfinished" for the one the run stopped in), then
 {"finished": true} or {"stopped": why}. Nothing here is trusted: the student's code runs with
 the same rights and could write anything on these lines; the teacher's side takes only
 outputs from them. The kernel's own output goes to standard error, which the broker keeps
@@ -75,8 +76,12 @@ def executor_class():
         def preprocess_cell(self, cell, resources, index):
             try:
                 cell, resources = super().preprocess_cell(cell, resources, index)
-            except DeadKernelError:
-                raise DeadKernelError(kernel_stop(self)) from None
+            except Exception as error:
+                # What the cell printed before the kernel died or was given up is kept.
+                emit({"cell": index, "outputs": cell.get("outputs", []), "execution_count": None, "unfinished": True})
+                if isinstance(error, DeadKernelError):
+                    raise DeadKernelError(kernel_stop(self)) from None
+                raise
             if cell.cell_type == "code":
                 emit({"cell": index, "outputs": cell.outputs, "execution_count": cell.get("execution_count")})
             return cell, resources

@@ -125,7 +125,7 @@ def test_limits_and_lockdown_of_a_users_container(hub, lti_student):
     assert config["PidsLimit"] == 512, "a thread bomb stops at the user's own limit (USER_PROCESS_LIMIT)"
     mounts = {m["Destination"] for m in user_container(hub, lti_student.login).attrs["Mounts"]}
     assert mounts == {f"/home/{lti_student.login}", "/srv/nbgrader/exchange", "/srv/nbgrader/courses",
-                      "/var/lib/extrausers"}
+                      "/var/lib/extrausers", "/run/teaching-hub-grading"}
     # The limit is shown to the student (JupyterLab's memory indicator reads this endpoint).
     metrics = lti_student.server_api("GET", "api/metrics/v1").json()
     assert metrics["limits"]["memory"]["rss"] == MEMORY_LIMIT

@@ -321,3 +321,19 @@ def test_on_submit_the_score_reaches_the_lms_and_feedback_the_student(stack, gra
     assert "HONEST-SECRET-41d0" in fetched and "SOLUTION-SECRET" not in fetched
     state = registry_rows(stack, f"SELECT state, score, max_score, feedback FROM submissions WHERE login = '{login}'")
     assert state == "[('graded', 2.0, 2.0, 1)]", state
+
+
+SAME_PREPROCESSORS = """
+import importlib
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import Execute
+from hubsetup.grading import AUTOGRADE_PREPROCESSORS
+ours = [getattr(importlib.import_module(name.rpartition(".")[0]), name.rpartition(".")[2]) for name in AUTOGRADE_PREPROCESSORS]
+theirs = Autograde.class_traits()["autograde_preprocessors"].default()
+print(issubclass(ours[0], Execute), theirs[0] is Execute, ours[1:] == theirs[1:])
+"""
+
+
+def test_the_sandbox_takes_the_place_of_nbgraders_execute_and_nothing_else(stack):
+    """An nbgrader upgrade that changes its autograde steps fails here, not silently."""
+    assert stack.exec("/opt/venv/bin/python3", "-c", SAME_PREPROCESSORS).stdout.split() == ["True"] * 3

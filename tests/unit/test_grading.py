@@ -8,7 +8,7 @@ import textwrap
 import nbformat
 import pytest
 
-from hubsetup.grading import AUTOGRADE_PREPROCESSORS, broker, client, on_submit
+from hubsetup.grading import broker, client, on_submit
 from hubsetup.settings import Settings
 
 
@@ -37,6 +37,13 @@ def test_only_outputs_come_back_and_unreached_cells_get_an_error_naming_why():
     assert stopped.output_type == "error" and "the CPU time limit (120 s)" in stopped.evalue
     assert nb.cells[2].execution_count is None
     nbformat.validate(nb)
+
+
+def test_the_cell_a_run_stopped_in_keeps_what_it_printed_and_scores_zero():
+    nb = notebook()
+    client.take_outputs(nb, {"cells": {"0": {"outputs": [STREAM], "unfinished": True}}, "stopped": "the memory limit"})
+    assert nb.cells[0].outputs[0] == STREAM and nb.cells[0].outputs[1].ename == "GradingStopped"
+    assert "the memory limit" in nb.cells[2].outputs[0].evalue
 
 
 @pytest.mark.parametrize("outputs", [
@@ -116,7 +123,7 @@ def test_a_run_gives_each_cells_outputs_and_the_log():
         print(json.dumps({"finished": True}))
     """)
     assert reply["cells"] == {"0": {"outputs": [{"output_type": "stream", "name": "stdout", "text": "hi"}],
-                                    "execution_count": None}}
+                                    "execution_count": None, "unfinished": False}}
     assert reply["stopped"] is None and "kernel noise" in reply["log"]
 
 
@@ -144,16 +151,6 @@ def test_a_run_that_dies_is_described_by_its_status():
     reply = run("import os, signal; os.kill(os.getpid(), signal.SIGXCPU)")
     assert reply["stopped"] == "the CPU time limit (120 s)"
     assert run("raise SystemExit(3)")["stopped"] == "the sandbox ended early (exit status 3)"
-
-
-def test_the_sandbox_replaces_nbgraders_execute_and_nothing_else():
-    from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: F401 (the name must exist)
-
-    assert AUTOGRADE_PREPROCESSORS[0] == "hubsetup.grading.execute.SandboxExecute"
-    # nbgrader 0.9.6's own list (converters/autograde.py), Execute first
-    assert [name.rsplit(".", 1)[1] for name in AUTOGRADE_PREPROCESSORS[1:]] == [
-        "IgnorePattern", "ClearMetadataPreprocessor", "LimitOutput", "SaveAutoGrades", "AssignLatePenalties",
-        "CheckCellMetadata"]
 
 
 def test_courses_graded_on_submit_are_named_or_all():
