@@ -63,7 +63,7 @@ def refresh(settings, course_list=None):
             outcome[course] = "no instructor yet: names wait for one"
             continue
         try:
-            outcome[course] = write_as(settings, course, students, _writer(settings, course, instructors), gid)
+            outcome[course] = write_as(settings, course, students, gradebook_owner(settings, course, instructors), gid)
         except (OSError, subprocess.SubprocessError, ValueError) as error:
             outcome[course] = f"students' names not written to the gradebook: {error}"
             continue
@@ -84,7 +84,7 @@ def log_outcome(outcome):
         log.log(level, "%s", line)
 
 
-def _writer(settings, course, instructors):
+def gradebook_owner(settings, course, instructors):
     """The instructor who owns the gradebook (SQLite makes it 0644 less the umask: another may
     not be able to write it), or else the first."""
     try:

@@ -28,9 +28,12 @@ def configuration(request):
 
 
 def checked(result, step):
+    """nbgrader's result of `step`, or the program stops with its first error line (its last
+    one only says to look above)."""
     if not result.get("success"):
-        lines = (result.get("error") or result.get("log") or "no log").strip().splitlines()
-        raise SystemExit(f"{step} failed: {lines[-1] if lines else 'no log'}")
+        lines = (result.get("error") or "").strip().splitlines() + (result.get("log") or "").strip().splitlines()
+        errors = [line for line in lines if "Error" in line or "ERROR" in line] or lines or ["no log"]
+        raise SystemExit(f"{step} failed: {errors[0][:400]}")
 
 
 def grade(request):

@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 
-from .. import as_instructor, courses, grades, registry, safe_paths
+from .. import as_instructor, courses, gradebook_names, grades, registry, safe_paths
 
 POLL_SECONDS = 2
 SETTLE = 2.0
@@ -129,7 +129,9 @@ class Watcher:
         request = {"course": course, "course_dir": courses.course_dir(self.settings, course),
                    "exchange": self.settings.exchange_root, "student": student, "assignment": assignment,
                    "feedback": self.settings.feedback_on_submit(course)}
-        output = as_instructor.run(self.settings, instructors[0], gid, "hubsetup.grading.grade_one", request,
+        # The gradebook's owner: another instructor may not be able to write it.
+        grader = gradebook_names.gradebook_owner(self.settings, course, instructors)
+        output = as_instructor.run(self.settings, grader, gid, "hubsetup.grading.grade_one", request,
                                    timeout=GRADE_TIMEOUT, extra_groups=[student_gid])
         return json.loads(output.splitlines()[-1])
 
