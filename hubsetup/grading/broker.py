@@ -78,7 +78,6 @@ class Run:
     def execute(self):
         started = time.monotonic()
         process = self.sandbox.start(self.limits)
-        status = None
         try:
             feeder = threading.Thread(target=self._feed, args=(process,), daemon=True)
             keeper = threading.Thread(target=self._keep_log, args=(process,), daemon=True)

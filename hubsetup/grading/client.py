@@ -16,6 +16,7 @@ import stat
 
 import nbformat
 
+from .. import safe_paths
 from .broker import MAX_OUTPUT
 
 MAX_FOLDER = 128 << 20
@@ -31,12 +32,11 @@ def folder_files(folder):
     """Every regular file below `folder` as [relative path, base64], links skipped, at most
     MAX_FOLDER bytes: the sandbox's only copy of the submission."""
     files, total = [], 0
-    for root, directories, names in os.walk(folder, followlinks=False):
-        directories[:] = [d for d in directories if not os.path.islink(os.path.join(root, d))]
+    for root, _, names in os.walk(folder):  # links to folders are listed, never entered
         for name in sorted(names):
             path = os.path.join(root, name)
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+                fd = os.open(path, os.O_RDONLY | safe_paths.FILE_OPEN_FLAGS)
             except OSError as error:
                 if error.errno == errno.ELOOP:  # a link
                     continue

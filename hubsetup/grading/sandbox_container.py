@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 
-from .sandbox_local import OPEN_FILES, RUN_UIDS, environment
+from .sandbox_local import OPEN_FILES, RunUids, environment
 
 LABEL = "teaching-hub.grading-sandbox"
 WORK = "/work"
@@ -58,7 +58,7 @@ class ContainerSandbox:
 
         self.settings = settings
         self.api = docker.from_env().api
-        self.next_uid = RUN_UIDS.start
+        self.uids = RunUids()
 
     def prepare(self):
         for found in self.api.containers(all=True, filters={"label": LABEL}):
@@ -67,8 +67,7 @@ class ContainerSandbox:
     def start(self, limits):
         from docker.types import LogConfig, Ulimit
 
-        uid = self.next_uid
-        self.next_uid = RUN_UIDS.start + (uid + 1 - RUN_UIDS.start) % len(RUN_UIDS)
+        uid = self.uids.take()
         cpu = limits["cpu_seconds"]
         host_config = self.api.create_host_config(
             network_mode="none", read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],

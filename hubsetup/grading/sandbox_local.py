@@ -22,6 +22,8 @@ import socket
 import subprocess
 import sys
 
+from .. import safe_paths
+
 # Far above every account's uid (ids.IdPool counts up from FIRST_UID).
 RUN_UIDS = range(1_900_000_000, 1_901_000_000)
 SCRATCH_ROOT = "/run/teaching-hub/grading"
@@ -29,6 +31,18 @@ SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 OPEN_FILES = 256
 # libseccomp's constants (seccomp.h).
 SCMP_ACT_ALLOW, SCMP_CMP_NE = 0x7FFF0000, 1
+
+
+class RunUids:
+    """The run uids, handed out in turn; a run's uid is cleared before the range comes round."""
+
+    def __init__(self):
+        self.next = RUN_UIDS.start
+
+    def take(self):
+        uid = self.next
+        self.next = uid + 1 if uid + 1 < RUN_UIDS.stop else RUN_UIDS.start
+        return uid
 
 
 def SCMP_ACT_ERRNO(code):
@@ -106,7 +120,7 @@ class LocalSandbox:
 
     def __init__(self, settings):
         self.settings = settings
-        self.next_uid = RUN_UIDS.start
+        self.uids = RunUids()
 
     def prepare(self):
         """At the service's start: whatever an earlier service left (killed mid-run) goes."""
@@ -119,8 +133,7 @@ class LocalSandbox:
             shutil.rmtree(os.path.join(SCRATCH_ROOT, entry), ignore_errors=True)
 
     def start(self, limits):
-        uid = self.next_uid
-        self.next_uid = RUN_UIDS.start + (uid + 1 - RUN_UIDS.start) % len(RUN_UIDS)
+        uid = self.uids.take()
         scratch = os.path.join(SCRATCH_ROOT, str(uid))
         os.mkdir(scratch, 0o700)
         os.mkdir(os.path.join(scratch, ".tmp"), 0o700)
@@ -204,23 +217,28 @@ def inbound_folders(settings):
     return [os.path.join(settings.exchange_root, course, "inbound") for course in courses]
 
 
-def remove_entries_of(uid, folder):
-    """Root removes what the run's uid made in a shared folder; after kill_every_process_of,
-    nothing of that uid is left to swap an entry for a link (rmtree does not follow links)."""
+def remove_entries_of(uid, path):
+    """Root removes what the run's uid made in a shared folder, through the folder's descriptor
+    (reached without following a link: a course's exchange folder is its members' to change);
+    after kill_every_process_of, nothing of that uid is left to swap an entry for a link, and
+    rmtree does not follow links."""
     try:
-        entries = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        folder = safe_paths.open_path(path)
+    except (OSError, safe_paths.Tampered):
         return
-    for entry in entries:
-        try:
-            if entry.stat(follow_symlinks=False).st_uid != uid:
+    with folder:
+        with os.scandir(folder.fd) as listing:
+            entries = list(listing)
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.name, dir_fd=folder.fd, ignore_errors=True)
+                else:
+                    os.unlink(entry.name, dir_fd=folder.fd)
+            except FileNotFoundError:
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
-        except FileNotFoundError:
-            continue
 
 
 def main():
