@@ -235,6 +235,18 @@ def course_sizes(db):
     return sizes
 
 
+def active_uids(db, logins):
+    """{login: uid} of those of `logins` that are active users."""
+    logins = sorted(logins)
+    found = {}
+    for start in range(0, len(logins), 500):  # SQLite's limit on a statement's parameters
+        chunk = logins[start:start + 500]
+        rows = db.execute(f"SELECT login, uid FROM users WHERE active = 1 AND login IN ({','.join('?' * len(chunk))})",
+                          chunk)
+        found.update((login, uid) for login, uid in map(tuple, rows))
+    return found
+
+
 def active_user(db, login):
     row = db.execute("SELECT * FROM users WHERE login = ? AND active = 1", (login,)).fetchone()
     return dict(row) if row else None

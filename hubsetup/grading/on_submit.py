@@ -45,45 +45,56 @@ class Watcher:
     def look(self):
         """One pass over the inbound folders of the courses graded on submit."""
         with registry.connect(self.settings.registry_path, write=False) as db:
-            uids = {login: user["uid"] for login, user in registry.users(db).items() if user["active"]}
             chosen = [course for course in registry.courses(db) if self.settings.graded_on_submit(course)]
             graded = {course: registry.submission_folders(db, course) for course in chosen}
         for course in chosen:
-            for key, folder, stamp in self._complete_submissions(course, uids):
-                self._consider(course, key, folder, stamp, graded[course])
+            for key, folder, stamp in self._complete_submissions(course, graded[course]):
+                self._consider(course, key, folder, stamp)
 
-    def _complete_submissions(self, course, uids):
-        inbound = os.path.join(self.settings.exchange_root, course, "inbound")
-        newest = {}
+    def _complete_submissions(self, course, graded):
+        """(student, assignment), folder, stamp of each newest submission not graded yet that
+        is complete (its `timestamp.txt` written)."""
         try:
-            folder = safe_paths.Folder.open(inbound)
+            inbound = safe_paths.open_path(os.path.join(self.settings.exchange_root, course, "inbound"))
         except (OSError, safe_paths.Tampered):
             return []
-        with folder:
-            for entry in os.scandir(folder.fd):
-                parsed = parse_folder_name(entry.name)
-                if parsed is None or parsed[0] not in uids:
+        found = []
+        with inbound:
+            for key, (name, folder_stat) in self._newest_own_folders(inbound).items():
+                if graded.get(key) == name:
                     continue
                 try:
-                    st = entry.stat(follow_symlinks=False)
-                    if not entry.is_dir(follow_symlinks=False) or st.st_uid != uids[parsed[0]]:
-                        continue  # a link, a file, or a folder in another's name: never graded
-                    with folder.child(entry.name) as submission:
+                    with inbound.child(name) as submission:
                         done = submission.entry("timestamp.txt")
                 except (OSError, safe_paths.Tampered):
                     continue
-                if done is None:
-                    continue
-                stamp = (st.st_mtime_ns, done.st_mtime_ns, done.st_size)
-                # Newest by name, as nbgrader's collect chooses.
-                if parsed not in newest or entry.name > newest[parsed][0]:
-                    newest[parsed] = (entry.name, stamp)
-        return [(key, name, stamp) for key, (name, stamp) in newest.items()]
+                if done is not None:
+                    found.append((key, name, (folder_stat.st_mtime_ns, done.st_mtime_ns, done.st_size)))
+        return found
 
-    def _consider(self, course, key, folder, stamp, graded):
+    def _newest_own_folders(self, inbound):
+        """{(student, assignment): (name, stat)} of the newest folder by name (as nbgrader's
+        collect chooses) among those that are the named student's own: a link, a file, or a
+        folder in another's name is never graded, and never hides the student's own."""
+        entries = []
+        with os.scandir(inbound.fd) as listing:
+            for entry in listing:
+                parsed = parse_folder_name(entry.name)
+                try:
+                    if parsed and entry.is_dir(follow_symlinks=False):
+                        entries.append((parsed, entry.name, entry.stat(follow_symlinks=False)))
+                except OSError:
+                    continue
+        with registry.connect(self.settings.registry_path, write=False) as db:
+            uids = registry.active_uids(db, {student for (student, _), _, _ in entries})
+        newest = {}
+        for key, name, st in entries:
+            if st.st_uid == uids.get(key[0]) and (key not in newest or name > newest[key][0]):
+                newest[key] = (name, st)
+        return newest
+
+    def _consider(self, course, key, folder, stamp):
         student, assignment = key
-        if graded.get(key) == folder:
-            return
         full_key = (course, student, assignment)
         now = time.time()
         seen = self.pending.get(full_key)
@@ -122,8 +133,7 @@ class Watcher:
     def grade(self, course, student, assignment):
         with registry.connect(self.settings.registry_path, write=False) as db:
             instructors = registry.course_instructors(db, course)
-            gid = registry.courses(db)[course]["instructor_gid"]
-            student_gid = registry.courses(db)[course]["student_gid"]
+            groups = registry.courses(db)[course]
         if not instructors:
             raise ValueError(f"course {course!r} has no teacher to grade as")
         request = {"course": course, "course_dir": courses.course_dir(self.settings, course),
@@ -131,8 +141,8 @@ class Watcher:
                    "feedback": self.settings.feedback_on_submit(course)}
         # The gradebook's owner: another instructor may not be able to write it.
         grader = gradebook_names.gradebook_owner(self.settings, course, instructors)
-        output = as_instructor.run(self.settings, grader, gid, "hubsetup.grading.grade_one", request,
-                                   timeout=GRADE_TIMEOUT, extra_groups=[student_gid])
+        output = as_instructor.run(self.settings, grader, groups["instructor_gid"], "hubsetup.grading.grade_one",
+                                   request, timeout=GRADE_TIMEOUT, extra_groups=[groups["student_gid"]])
         return json.loads(output.splitlines()[-1])
 
     def _set(self, key, state, **values):

@@ -1,6 +1,7 @@
 """The grading sandbox's protocol: what the teacher's side takes from a run's answer, how the
 broker reads a run (a real child process standing in for the sandbox), and the settings."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -193,3 +194,43 @@ def test_the_broker_answers_only_a_courses_instructors(tmp_path):
     with pytest.raises(broker.Refused, match="names no course"):
         grading.check_caller(2001, None)
 
+
+
+def test_the_watcher_queues_each_students_newest_own_complete_submission_once(tmp_path, monkeypatch):
+    """Real folders as nbgrader's submit leaves them; a newer folder in alice's name made by
+    bob, a link and an unfinished submission are never taken for hers."""
+    from hubsetup import registry
+
+    if os.getuid() != 0:
+        pytest.skip("needs root to give folders to two users (CI runs as root)")
+    settings = Settings.from_env({"HUB_STATE_DIR": str(tmp_path / "state"), "NBGRADER_EXCHANGE": str(tmp_path / "x"),
+                                  "AUTOGRADE_ON_SUBMIT": "c"})
+    with registry.connect(settings.registry_path) as db:
+        for login, uid in (("alice", 4001), ("bob", 4002)):
+            registry.save_user(db, dict(login=login, uid=uid, origin="csv", active=1, password_hash="",
+                                        password_digest=""))
+        registry.save_course(db, "c", 3001, 3002)
+    inbound = tmp_path / "x" / "c" / "inbound"
+    inbound.mkdir(parents=True)
+
+    def submission(name, uid, complete=True):
+        folder = inbound / name
+        folder.mkdir()
+        if complete:
+            (folder / "timestamp.txt").write_text("t")
+        os.chown(folder, uid, uid)
+
+    submission("alice+ps1+2026-12-03 10:00:00.000000 UTC+a", 4001)
+    submission("alice+ps1+2099-01-01 00:00:00.000000 UTC+forged", 4002)
+    submission("bob+ps1+2026-12-03 10:00:01.000000 UTC+b", 4002, complete=False)
+    (inbound / "alice+ps2+2026-12-03 10:00:00.000000 UTC+l").symlink_to(inbound / "alice+ps1+2026-12-03 10:00:00.000000 UTC+a")
+    monkeypatch.setattr(on_submit, "SETTLE", 0)
+    watcher = on_submit.Watcher(settings)
+    watcher.look()  # first seen
+    assert watcher.work.empty()
+    watcher.look()  # unchanged since: complete
+    assert watcher.work.get_nowait() == ("c", "alice", "ps1") and watcher.work.empty()
+    watcher.look()  # recorded: not again
+    assert watcher.work.empty()
+    with registry.connect(settings.registry_path, write=False) as db:
+        assert registry.submission_folders(db, "c") == {("alice", "ps1"): "alice+ps1+2026-12-03 10:00:00.000000 UTC+a"}
