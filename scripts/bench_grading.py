@@ -12,13 +12,10 @@ its server's API is asked for a file listing.
 import json
 import os
 import secrets
-import threading
 import time
 
-import requests
-
 from bench_common import REPO, RESULTS, Compose, check_loopback, log, percentile, timestamp, write_json
-from bench_storm import passport, wait_healthy
+from bench_storm import HealthProbe, passport, wait_healthy
 from harness import edx
 from harness.stack import HubClient
 
@@ -73,28 +70,16 @@ def in_parallel(logins, command):
     return f"{jobs} wait"
 
 
-class Probe(threading.Thread):
-    """A student's server while the others are graded: (time, seconds its API took to list the
-    student's files, True or the error)."""
+class ServerProbe(HealthProbe):
+    """A student's server while the others are graded: how long its API takes to list the
+    student's files, every PROBE_EVERY seconds."""
 
-    def __init__(self, session):
-        super().__init__(daemon=True)
-        self.session, self.records, self.stopping = session, [], threading.Event()
+    def __init__(self, student, max_seconds):
+        super().__init__(student.stack.url, max_seconds, every=PROBE_EVERY)
+        self.student = student
 
-    def run(self):
-        while not self.stopping.is_set():
-            started = time.time()
-            try:
-                status = self.session.server_api("GET", "api/contents", timeout=30).status_code
-                self.records.append((started, time.time() - started, status == 200 or status))
-            except requests.RequestException as error:
-                self.records.append((started, None, type(error).__name__))
-            self.stopping.wait(max(0.0, PROBE_EVERY - (time.time() - started)))
-
-    def stop(self):
-        self.stopping.set()
-        self.join(timeout=60)
-        return self.records
+    def request(self, session):
+        return self.student.server_api("GET", "api/contents", timeout=30).status_code
 
 
 def scores_at_lms(compose):
@@ -144,7 +129,7 @@ def grading_command(args):
                                          f"/opt/venv/bin/python3 {ANSWER} {COURSE}/ps1/ps1.ipynb"), timeout=900)
     probe_session = launch(url, key, secret, f"grading-{run_id}-probe")
     probe_session.start_server(timeout=300)
-    probe = Probe(probe_session)
+    probe = ServerProbe(probe_session, args.max_seconds + 120)
     probe.start()
     time.sleep(10)  # the probe's figures before the submissions
     log(f"{len(students)} submissions at once")
@@ -170,7 +155,7 @@ def grading_command(args):
         "score_arrival": figures(list(arrived.values())),
         "probe_api_before": figures([r[1] for r in before]),
         "probe_api_during": figures([r[1] for r in during]),
-        "probe_failures_during": [r[2] for r in during if r[2] is not True],
+        "probe_failures_during": [r[2] for r in during if r[2] != 200],
     }
     out = args.out or os.path.join(RESULTS, f"grading-{len(students)}-{timestamp()}")
     os.makedirs(out, exist_ok=True)

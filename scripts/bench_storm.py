@@ -78,23 +78,27 @@ class Sampler:
 
 
 class HealthProbe(threading.Thread):
-    """GET /hub/health every HEALTH_EVERY seconds: (time, latency, HTTP status or error)."""
+    """GET /hub/health every `every` seconds: (time, latency, HTTP status or error)."""
 
-    def __init__(self, url, max_seconds):
+    def __init__(self, url, max_seconds, every=HEALTH_EVERY):
         super().__init__(daemon=True)
-        self.url, self.deadline = url + "/hub/health", time.time() + max_seconds
+        self.url, self.deadline, self.every = url + "/hub/health", time.time() + max_seconds, every
         self.records, self.stopping = [], threading.Event()
+
+    def request(self, session):
+        """The HTTP status of one look."""
+        return session.get(self.url, timeout=30).status_code
 
     def run(self):
         session = requests.Session()
         while not self.stopping.is_set() and time.time() < self.deadline:
             started = time.time()
             try:
-                status = session.get(self.url, timeout=30).status_code
+                status = self.request(session)
             except requests.RequestException as error:
                 status = type(error).__name__
             self.records.append((started, time.time() - started, status))
-            self.stopping.wait(max(0.0, HEALTH_EVERY - (time.time() - started)))
+            self.stopping.wait(max(0.0, self.every - (time.time() - started)))
 
     def stop(self):
         self.stopping.set()
