@@ -191,15 +191,16 @@ def test_nbgrader_release_fetch_submit_and_grade_across_containers(hub):
     assert in_container(hub, "eleve1", "sh", "-c", "ls ~/cours_prof1/docker1/feedback/*/docker1.html").returncode == 0
 
 
-PROBE = nbgrader_cycle.RIGHT + """
+# Its prints are flushed: the kernel is killed soon after, and would take unsent output with it.
+SANDBOX_PROBE = nbgrader_cycle.RIGHT + """
 import os, socket
-print("ID", os.getuid(), os.getcwd(), sorted(os.listdir("/srv")), "JUPYTERHUB_API_TOKEN" in os.environ)
+print("ID", os.getuid(), os.getcwd(), sorted(os.listdir("/srv")), "JUPYTERHUB_API_TOKEN" in os.environ, flush=True)
 for address in [("hub", 8081), ("1.1.1.1", 80)]:
     try:
         socket.create_connection(address, timeout=3)
-        print("CONNECTED", address)
+        print("CONNECTED", address, flush=True)
     except OSError as error:
-        print("NOT", address, error)
+        print("NOT", address, error, flush=True)
 blocks = []
 while True:
     blocks.append(b"x" * (32 << 20))
@@ -212,7 +213,7 @@ def test_autograding_runs_the_students_code_in_a_throwaway_container(hub):
     killed at GRADING_MEMORY, and the tests it kept from running score zero, saying why."""
     teacher, student = started(hub, "prof1"), started(hub, "eleve2")
     nbgrader_cycle.teacher_creates_and_releases(teacher, "cours_prof1", "sandbox1")
-    nbgrader_cycle.student_answers_and_submits(student, "cours_prof1", "sandbox1", PROBE)
+    nbgrader_cycle.student_answers_and_submits(student, "cours_prof1", "sandbox1", SANDBOX_PROBE)
     nbgrader_cycle.ok(teacher.server_api("POST", "formgrader/api/assignment/sandbox1/collect"))
     nbgrader_cycle.ok(teacher.server_api("POST", "formgrader/api/submission/sandbox1/eleve2/autograde"))
     graded = json.loads(hub.exec("cat", "/srv/nbgrader/courses/cours_prof1/autograded/eleve2/sandbox1/sandbox1.ipynb").stdout)

@@ -11,12 +11,13 @@ grading service.
 """
 
 import json
+import os
 import time
 
 import pytest
 
 from harness import edx
-from harness.stack import HubClient, wait_until
+from harness.stack import REPO, HubClient, wait_until
 
 from . import lms as test_lms
 
@@ -189,6 +190,14 @@ def graded(stack, lms):
     accounts = f"profsb;profsbpw;1;{COURSE}\n" + "".join(f"{student(kind)};pw-{kind};0;{COURSE}\n" for kind in ATTACKS)
     stack.write_accounts(accounts)
     stack.sync()
+    try:
+        yield grade_every_way(stack, lms)
+    finally:  # the other modules' accounts back
+        stack.write_accounts(open(os.path.join(REPO, "accounts.csv")).read())
+        stack.sync()
+
+
+def grade_every_way(stack, lms):
     client = lambda login: HubClient(stack, login)  # noqa: E731
     test_lms.launch(stack, client, lms, "au-teacher", AUTO_CONTEXT, roles="Instructor", assignment=None)
     honest = test_lms.launch(stack, client, lms, student("honest", AUTO_COURSE), AUTO_CONTEXT)
