@@ -15,6 +15,9 @@ COURSE_BIN = "/opt/course/bin"
 PROXY_COMMAND = "/opt/proxy/bin/configurable-http-proxy"
 # The hub's compose service name: what user containers call the hub by.
 HUB_SERVICE = "hub"
+# The grading service's page (students' submissions), behind the proxy at /services/grading/.
+GRADING_PAGE_URL = "http://127.0.0.1:8092"
+GRADING_PAGE_PATH = "/services/grading/"
 
 
 def update_hub(c, settings):
@@ -34,7 +37,8 @@ def update_hub(c, settings):
     c.JupyterHub.upgrade_db = True
     # Real names beside logins on the hub's pages, and their few words in UI_LANGUAGE.
     c.JupyterHub.template_paths = [hub_pages.TEMPLATES]
-    c.JupyterHub.template_vars = {"shown_name": hub_pages.shown_name, "hub_words": hub_words.hub_words}
+    c.JupyterHub.template_vars = {"shown_name": hub_pages.shown_name, "hub_words": hub_words.hub_words,
+                                  "submissions_url": GRADING_PAGE_PATH}
     c.ConfigurableHTTPProxy.command = [PROXY_COMMAND]
     # Not in the state volume: at start the hub stops whatever process the pid file names, and
     # in a new container that number belongs to someone else.
@@ -109,7 +113,8 @@ def update_mode(c, settings):
 
 
 # Users may hand their servers the service scopes nbgrader's course list asks for.
-USER_ROLES = [{"name": "user", "scopes": ["self", "list:services", "read:services"]}]
+USER_ROLES = [{"name": "user", "scopes": ["self", "list:services", "read:services",
+                                         "access:services!service=grading"]}]
 
 
 def update_services(c, settings):
@@ -125,12 +130,16 @@ def update_services(c, settings):
             "command": [f"{VENV_BIN}/hubsetup", "accounts", "watch", f"--interval={settings.accounts_watch}"],
             "environment": environment,
         })
-    # Root in the hub container: it starts the sandboxes every autograde runs in, and with
-    # AUTOGRADE_ON_SUBMIT grades submissions as they arrive.
+    # Root in the hub container: it starts the sandboxes every autograde runs in, with
+    # AUTOGRADE_ON_SUBMIT grades submissions as they arrive, and shows users where theirs are
+    # (a page every user may open without a consent page; our navigation bar links to it).
     services.append({
         "name": "grading",
         "command": [f"{VENV_BIN}/hubsetup", "grading", "serve"],
         "environment": environment,
+        "url": GRADING_PAGE_URL,
+        "oauth_no_confirm": True,
+        "display": False,
     })
     if settings.grades_auto_push > 0:
         # Runs as root in the hub container: it reads the gradebooks and the LTI secrets, which

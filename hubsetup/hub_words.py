@@ -28,6 +28,7 @@ WORDS = {
         "Your server is stopping": "你的服务器正在停止",
         "Start your default server": "启动你的默认服务器",
         "Stop My Server": "停止我的服务器",
+        "Submissions": "我的提交",
     },
     "fr_FR": {
         "Sign in": "Connexion",
@@ -49,6 +50,7 @@ WORDS = {
         "Your server is stopping": "Votre serveur s’arrête",
         "Start your default server": "Démarrer votre serveur par défaut",
         "Stop My Server": "Arrêter mon serveur",
+        "Submissions": "Mes rendus",
     },
 }
 

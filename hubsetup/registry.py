@@ -470,7 +470,34 @@ def unfinished_submissions(db):
 
 
 def submissions_of(db, login):
-    rows = db.execute("SELECT * FROM submissions WHERE login = ? ORDER BY course, assignment", (login,))
+    """The user's submissions graded on arrival, newest first, each with when its score last
+    reached the LMS (`pushed_at`, None if never)."""
+    rows = db.execute(
+        "SELECT submissions.*, launches.pushed_at FROM submissions LEFT JOIN launches"
+        " USING (login, course, assignment) WHERE login = ? ORDER BY arrived_at DESC", (login,))
+    return [dict(row) for row in rows]
+
+
+def waiting_arrivals(db):
+    """Arrival times of the submissions queued or being graded, oldest first: the queue."""
+    rows = db.execute("SELECT arrived_at FROM submissions WHERE state IN ('queued', 'grading') ORDER BY arrived_at")
+    return [row[0] for row in rows]
+
+
+def course_submission_counts(db, course):
+    """{assignment: {state: how many}} of the course's submissions graded on arrival."""
+    counts = {}
+    rows = db.execute("SELECT assignment, state, COUNT(*) FROM submissions WHERE course = ?"
+                      " GROUP BY assignment, state", (course,))
+    for assignment, state, count in map(tuple, rows):
+        counts.setdefault(assignment, {})[state] = count
+    return counts
+
+
+def ungraded_submissions(db, course, limit):
+    """The course's submissions not graded (queued, being graded or failed), oldest first."""
+    rows = db.execute("SELECT * FROM submissions WHERE course = ? AND state != 'graded'"
+                      " ORDER BY arrived_at LIMIT ?", (course, limit))
     return [dict(row) for row in rows]
 
 

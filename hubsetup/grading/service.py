@@ -1,7 +1,9 @@
 """The `grading` JupyterHub service (`hubsetup grading serve`): the broker, with the sandbox of
-the hub's mode, and the watcher that grades submissions on arrival when a course wants it."""
+the hub's mode, the watcher that grades submissions on arrival when a course wants it, and the
+page that tells users where their submissions are."""
 
 import logging
+import os
 import threading
 
 from .. import modes
@@ -24,4 +26,8 @@ def run(settings):
         from . import on_submit
 
         threading.Thread(target=on_submit.watch, args=(settings,), daemon=True, name="on-submit").start()
+    if os.environ.get("JUPYTERHUB_SERVICE_URL"):  # not when run by hand, outside the hub
+        from . import status
+
+        status.serve_in_background(settings)
     broker.serve(settings, sandbox_for(settings))

@@ -12,9 +12,11 @@ grading service.
 
 import json
 import os
+import re
 import time
 
 import pytest
+import requests
 
 from harness import edx
 from harness.stack import REPO, HubClient, wait_until
@@ -199,7 +201,8 @@ def graded(stack, lms):
 
 def grade_every_way(stack, lms):
     client = lambda login: HubClient(stack, login)  # noqa: E731
-    test_lms.launch(stack, client, lms, "au-teacher", AUTO_CONTEXT, roles="Instructor", assignment=None)
+    teacher_of_auto = test_lms.launch(stack, client, lms, "au-teacher", AUTO_CONTEXT, roles="Instructor",
+                                      assignment=None)
     honest = test_lms.launch(stack, client, lms, student("honest", AUTO_COURSE), AUTO_CONTEXT)
     for kind in ATTACKS:
         if kind != "honest":
@@ -248,7 +251,7 @@ def grade_every_way(stack, lms):
                                    outputs_and_feedback(stack, AUTO_COURSE, student(kind, AUTO_COURSE)))
                             for kind in ATTACKS}
     results["submit to score"] = submit_to_score
-    results["honest"] = honest
+    results["honest"], results["auto teacher"] = honest, teacher_of_auto
     return results
 
 
@@ -330,6 +333,43 @@ def test_on_submit_the_score_reaches_the_lms_and_feedback_the_student(stack, gra
     assert "HONEST-SECRET-41d0" in fetched and "SOLUTION-SECRET" not in fetched
     state = registry_rows(stack, f"SELECT state, score, max_score, feedback FROM submissions WHERE login = '{login}'")
     assert state == "[('graded', 2.0, 2.0, 1)]", state
+
+
+def row_of(page, course, assignment):
+    found = re.search(rf'<tr data-course="{re.escape(course)}" data-assignment="{assignment}" data-state="(\w+)">'
+                      r"(.*?)</tr>", page, re.S)
+    return (found.group(1), re.sub(r"<[^>]+>", " ", found.group(2))) if found else (None, "")
+
+
+def test_students_and_teachers_see_where_submissions_are(stack, graded):
+    """The grading service's page, reached through the hub's sign-in (OAuth) as from the
+    navigation bar or JupyterLab's File menu."""
+    honest, url = graded["honest"], stack.url + "/services/grading/"
+
+    def honest_row():
+        page = honest.get(url)
+        assert page.status_code == 200 and page.url == url, (page.status_code, page.url)
+        return row_of(page.text, AUTO_COURSE, "ps1")
+
+    wait_until(lambda: "Score sent to your course." in honest_row()[1], f"not sent: {honest_row()}", timeout=60)
+    state, text = honest_row()
+    assert state == "graded" and "Graded: 2 out of 2 points" in text and "Fetch Feedback" in text, text
+    assert not [kind for kind in ATTACKS if f"{student(kind, AUTO_COURSE)}" in honest.get(url).text]
+
+    teacher = graded["auto teacher"].get(url).text
+    assert f"Submissions to {AUTO_COURSE}" in teacher
+    assert f"{len(ATTACKS)} graded, 0 waiting, 0 being graded, 0 not graded automatically" in teacher, teacher
+
+    stranger = requests.Session()
+    page = stranger.get(url)
+    assert "/hub/login" in page.url and "Submissions to" not in page.text and "data-state" not in page.text
+    # JupyterLab applies overrides.json to the schema's defaults
+    menu = honest.server_api("GET", "lab/api/settings/@jupyterlab/mainmenu-extension:plugin").json()
+    items = [item for menu in menu["schema"]["properties"]["menus"]["default"] for item in menu.get("items", [])]
+    assert {"text": "Submissions…", "url": "/services/grading/", "newBrowserTab": True} in [
+        item.get("args") for item in items], items
+    home = honest.get(stack.url + "/hub/home").text
+    assert 'id="submissions-link" href="/services/grading/"' in home
 
 
 SAME_PREPROCESSORS = """

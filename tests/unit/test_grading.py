@@ -9,6 +9,7 @@ import textwrap
 import nbformat
 import pytest
 
+from hubsetup import registry
 from hubsetup.grading import broker, client, on_submit
 from hubsetup.settings import Settings
 
@@ -174,17 +175,21 @@ def test_inbound_folder_names(name, parsed):
     assert on_submit.parse_folder_name(name) == parsed
 
 
-def test_the_broker_answers_only_a_courses_instructors(tmp_path):
-    from hubsetup import registry
-
-    settings = Settings.from_env({"HUB_STATE_DIR": str(tmp_path)})
+def course_of(settings, uids, instructors=(), students=()):
+    """A registry with these users (login: uid) and course `c`."""
     with registry.connect(settings.registry_path) as db:
-        for login, uid in (("prof", 2001), ("student", 2002)):
+        for login, uid in uids.items():
             registry.save_user(db, dict(login=login, uid=uid, origin="csv", active=1, password_hash="",
                                         password_digest=""))
         registry.save_course(db, "c", 3001, 3002)
-        registry.add_membership(db, "prof", "c", "instructor", "csv")
-        registry.add_membership(db, "student", "c", "student", "csv")
+        for role, logins in (("instructor", instructors), ("student", students)):
+            for login in logins:
+                registry.add_membership(db, login, "c", role, "csv")
+
+
+def test_the_broker_answers_only_a_courses_instructors(tmp_path):
+    settings = Settings.from_env({"HUB_STATE_DIR": str(tmp_path)})
+    course_of(settings, {"prof": 2001, "student": 2002}, instructors=["prof"], students=["student"])
     grading = broker.Broker(settings, sandbox=None)
     assert grading.check_caller(2001, "c") == "prof"
     assert grading.check_caller(0, "c") == "root"
@@ -199,17 +204,11 @@ def test_the_broker_answers_only_a_courses_instructors(tmp_path):
 def test_the_watcher_queues_each_students_newest_own_complete_submission_once(tmp_path, monkeypatch):
     """Real folders as nbgrader's submit leaves them; a newer folder in alice's name made by
     bob, a link and an unfinished submission are never taken for hers."""
-    from hubsetup import registry
-
     if os.getuid() != 0:
         pytest.skip("needs root to give folders to two users (CI runs as root)")
     settings = Settings.from_env({"HUB_STATE_DIR": str(tmp_path / "state"), "NBGRADER_EXCHANGE": str(tmp_path / "x"),
                                   "AUTOGRADE_ON_SUBMIT": "c"})
-    with registry.connect(settings.registry_path) as db:
-        for login, uid in (("alice", 4001), ("bob", 4002)):
-            registry.save_user(db, dict(login=login, uid=uid, origin="csv", active=1, password_hash="",
-                                        password_digest=""))
-        registry.save_course(db, "c", 3001, 3002)
+    course_of(settings, {"alice": 4001, "bob": 4002})
     inbound = tmp_path / "x" / "c" / "inbound"
     inbound.mkdir(parents=True)
 
@@ -234,3 +233,57 @@ def test_the_watcher_queues_each_students_newest_own_complete_submission_once(tm
     assert watcher.work.empty()
     with registry.connect(settings.registry_path, write=False) as db:
         assert registry.submission_folders(db, "c") == {("alice", "ps1"): "alice+ps1+2026-12-03 10:00:00.000000 UTC+a"}
+
+
+def test_the_status_page_tells_each_student_where_their_submissions_are_and_teachers_what_waits(tmp_path):
+    from hubsetup.grading import status
+    from hubsetup.person_names import PersonName
+
+    settings = Settings.from_env({"HUB_STATE_DIR": str(tmp_path)})
+    course_of(settings, {"prof": 2001, "alice": 2002, "bob": 2003, "carol": 2004}, instructors=["prof"],
+              students=["alice", "bob", "carol"])
+    with registry.connect(settings.registry_path) as db:
+        registry.set_name(db, "carol", PersonName(full="Carol <b>Ng</b>"), "csv")
+        for login, assignment, arrived in (("bob", "ps1", 100.0), ("alice", "ps1", 200.0), ("alice", "ps2", 50.0),
+                                           ("carol", "ps1", 300.0)):
+            registry.record_submission(db, "c", login, assignment, f"{login}+{assignment}+t+r", arrived)
+        registry.set_submission_state(db, "c", "alice", "ps2", "graded", score=3.5, max_score=4.0, feedback=1)
+        registry.set_submission_state(db, "c", "carol", "ps1", "failed", detail="autograde failed: <img src=x>")
+        registry.record_launch(db, dict(login="alice", course="c", assignment="ps2", consumer_key="k",
+                                        resource_link_id="r", outcome_service_url="u", result_sourcedid="s",
+                                        launched_at=10.0, protocol="lti11"))
+    with registry.connect(settings.registry_path, write=False) as db:
+        alice = status.page_of(db, "alice", "en")
+        lines = {row["assignment"]: row["lines"] for row in alice["rows"]}
+        assert lines["ps1"] == ["Waiting to be graded (1 ahead of yours)"]  # bob's came first
+        assert lines["ps2"] == ["Graded: 3.5 out of 4 points",
+                                "Feedback ready: in JupyterLab, Nbgrader → Assignment List, then Fetch Feedback."]
+        assert alice["waiting"] and alice["taught"] == []
+        carol = status.page_of(db, "carol", "fr_FR")
+        assert carol["rows"][0]["lines"] == [status.WORDS["fr_FR"]["failed"]]  # the reason is the teacher's
+        assert not carol["waiting"]
+        assert status.page_of(db, "bob", "en")["rows"][0]["lines"] == ["Waiting to be graded"]
+
+        prof = status.page_of(db, "prof", "zh_CN")
+        assert prof["rows"] == []
+        [course] = prof["taught"]
+        assert course["counts"] == [("ps1", {"graded": 0, "queued": 2, "grading": 0, "failed": 1}),
+                                    ("ps2", {"graded": 1, "queued": 0, "grading": 0, "failed": 0})]
+        assert [(row["shown"], row["state"]) for row in course["ungraded"]] == [
+            ("bob", "queued"), ("alice", "queued"), ("Carol <b>Ng</b> (carol)", "failed")]
+        page = status.render(prof, "zh_CN").decode()
+        assert '<html lang="zh-CN">' in page and "我的提交" in page and "已评分 0 份，等待中 2 份" in page
+        assert "<img" not in page and "<b>" not in page and "&lt;img src=x&gt;" in page
+        assert 'http-equiv="refresh"' not in page  # nothing of prof's own waits
+        assert 'http-equiv="refresh"' in status.render(alice, "en").decode()
+    with registry.connect(settings.registry_path) as db:
+        registry.record_push(db, "alice", "c", "ps2", 0.875)
+        assert status.page_of(db, "alice", "en")["rows"][-1]["lines"][-1] == "Score sent to your course."
+
+
+def test_every_language_of_the_status_page_says_everything():
+    from hubsetup.grading import status
+
+    for language, words in status.WORDS.items():
+        assert set(words) == set(status.WORDS["en"]), language
+        assert language in status.HTML_LANG

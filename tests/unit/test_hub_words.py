@@ -9,7 +9,7 @@ import pytest
 from jupyterhub._data import DATA_FILES_PATH
 from jupyterhub.handlers import login
 
-from hubsetup import hub_words
+from hubsetup import hub_pages, hub_words
 from hubsetup.settings import Settings
 
 
@@ -18,9 +18,10 @@ def shown_text(text):
 
 
 def jupyterhubs_words():
-    """The text of JupyterHub's templates (tags removed, spaces collapsed), of its pages' scripts
-    (which write some words again, as the home page after a stop) and of its login handler."""
+    """The text of JupyterHub's templates and ours (tags removed, spaces collapsed), of its pages'
+    scripts (which write some words again, as the home page after a stop) and of its login handler."""
     pages = glob.glob(os.path.join(DATA_FILES_PATH, "templates", "*.html")) \
+        + glob.glob(os.path.join(hub_pages.TEMPLATES, "*.html")) \
         + glob.glob(os.path.join(DATA_FILES_PATH, "static", "js", "*.js"))
     return " ".join(shown_text(open(path, encoding="utf-8").read()) for path in pages) + inspect.getsource(login)
 
