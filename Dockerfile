@@ -79,11 +79,9 @@ COPY jupyter/ /etc/jupyter/
 COPY nbgrader_config.py /etc/jupyter/
 # Students are not asked about Jupyter news, and no server calls out for updates.
 COPY lab-settings/overrides.json /opt/venv/share/jupyter/lab/settings/overrides.json
-# Teachers' JupyterLab also has File → Course materials… (their role's settings folder: the
-# same overrides, and the menu entry).
-COPY lab-settings/instructor-menu.json /etc/jupyter/roles/instructor/lab-settings/overrides.d/50-instructor-menu.json
-RUN ln -s /opt/venv/share/jupyter/lab/settings/overrides.json \
-      /etc/jupyter/roles/instructor/lab-settings/overrides.d/10-overrides.json
+# File → Submissions… for everyone and Course materials… for teachers, labelled in each
+# UI_LANGUAGE (hubsetup.lab_menus; the spawner picks the folder).
+RUN python3 -m hubsetup.lab_menus /etc/jupyter/lab-menus
 
 # A user's server in its own container, started by the hub as that user's UID. Names come from
 # the hub's user list, mounted read-only at /var/lib/extrausers. No setuid program is left: no

@@ -12,7 +12,7 @@ from tornado.httpclient import AsyncHTTPClient
 from traitlets import Integer, default
 from traitlets.config import LoggingConfigurable
 
-from . import courses, registry
+from . import courses, lab_menus, registry
 from .settings import UI_LANGUAGES
 from .settings import current as current_settings
 
@@ -43,10 +43,12 @@ class CourseRoles(LoggingConfigurable):
         return taught[0]
 
     def role_environment(self):
-        """JUPYTER_CONFIG_PATH of the user's role (what UI they see) and their course."""
+        """JUPYTER_CONFIG_PATH of the user's role (what UI they see, its File menu in the hub's
+        language) and their course."""
         taught = self.taught_courses()
         role = courses.INSTRUCTOR if taught else courses.STUDENT
-        env = {"JUPYTER_CONFIG_PATH": os.path.join(ROLE_CONFIG_ROOT, role)}
+        env = {"JUPYTER_CONFIG_PATH": os.pathsep.join([os.path.join(ROLE_CONFIG_ROOT, role),
+                                                      lab_menus.folder(role, self.settings.ui_language)])}
         # JupyterLab's default language is the server's locale (users' own choice wins).
         env["LANG"] = UI_LANGUAGES[self.settings.ui_language]
         if taught:

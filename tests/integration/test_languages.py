@@ -7,6 +7,7 @@ import os
 import pytest
 
 from harness.stack import REPO, HubClient
+from hubsetup import hub_words, lab_menus
 
 from . import nbgrader_cycle
 
@@ -100,12 +101,13 @@ def test_a_student_saves_a_notebook_as_html_and_pdf_from_the_file_menu(stack, br
         context.close()
 
 
-@pytest.mark.parametrize("language, html_lang, sign_in, password, file_menu, kernel_menu, start_again", [
-    ("zh_CN", "zh-CN", "登录", "密码：", "文件", "内核", "启动我的服务器"),
-    ("fr_FR", "fr", "Connexion", "Mot de passe :", "Fichier", "Noyau", "Démarrer mon serveur"),
+@pytest.mark.parametrize("language, html_lang, sign_in, password, file_menu, kernel_menu, start_again, submissions", [
+    ("zh_CN", "zh-CN", "登录", "密码：", "文件", "内核", "启动我的服务器", "我的提交"),
+    ("fr_FR", "fr", "Connexion", "Mot de passe :", "Fichier", "Noyau", "Démarrer mon serveur", "Vos rendus"),
 ])
 def test_the_hub_and_jupyterlab_speak_the_schools_language(stack, browser, restores_the_language, language, html_lang,
-                                                           sign_in, password, file_menu, kernel_menu, start_again):
+                                                           sign_in, password, file_menu, kernel_menu, start_again,
+                                                           submissions):
     stack.reconfigure({"UI_LANGUAGE": language})  # a new hub container: every server starts anew
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
@@ -122,8 +124,19 @@ def test_the_hub_and_jupyterlab_speak_the_schools_language(stack, browser, resto
         page.screenshot(path=os.path.join(ARTIFACTS, f"jupyterlab-{language}.png"))
         assert labels[0] == file_menu and kernel_menu in labels, labels
         assert {"zh_CN.utf8", "fr_FR.utf8"} <= set(stack.exec("locale", "-a").stdout.split())
+        # File → the submissions page, in a new tab, through the hub's sign-in (OAuth), in the language
+        entry = lab_menus.file_menu("student", language)[lab_menus.MENU_PLUGIN]["menus"][0]["items"][1]
+        page.locator(".lm-MenuBar-itemLabel", has_text=file_menu).click()
+        with context.expect_page() as opened:
+            page.locator(".lm-Menu-itemLabel", has_text=entry["args"]["text"]).click()
+        status = opened.value
+        status.wait_for_selector("h1", timeout=60_000)
+        assert status.url == stack.url + "/services/grading/" and status.inner_text("h1") == submissions
+        assert status.get_attribute("html", "lang") == html_lang
+        status.close()
         # the hub's home page: after "Stop My Server" JupyterHub's script writes its button anew
         page.goto(stack.url + "/hub/home")
+        assert page.inner_text("#submissions-link") == hub_words.WORDS[language]["Submissions"]
         page.click("#stop")
         page.wait_for_function("text => document.querySelector('#start').innerText.trim() === text", arg=start_again,
                                timeout=60_000)
