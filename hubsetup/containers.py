@@ -44,6 +44,7 @@ class HubPlacement:
     project: str  # compose project or stack name: prefixes user containers' names
     volumes: dict  # mount point in the hub -> `docker volume inspect` of the volume there
     network: str
+    node: str = ""  # the Swarm node the hub's task runs on ("" outside a swarm)
 
 
 def docker_client():
@@ -63,7 +64,8 @@ def discover(client, settings, container_id=None):
     }
     labels = me["Config"].get("Labels") or {}
     project = labels.get("com.docker.compose.project") or labels.get("com.docker.stack.namespace") or "teaching-hub"
-    return HubPlacement(project, volumes, users_network(settings, list(me["NetworkSettings"]["Networks"])))
+    return HubPlacement(project, volumes, users_network(settings, list(me["NetworkSettings"]["Networks"])),
+                        labels.get("com.docker.swarm.node.id", ""))
 
 
 def users_network(settings, networks):

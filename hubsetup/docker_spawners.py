@@ -69,7 +69,8 @@ class HubDockerSpawner(CourseRoles, UserContainer, StartInTurns, DockerSpawner):
 
 
 class HubSwarmSpawner(CourseRoles, UserContainer, SwarmSpawner):
-    """A user's server as a Swarm service, placed on any node of the swarm."""
+    """A user's server as a Swarm service, placed on any node of the swarm (teachers' on the
+    hub's)."""
 
     service_privileges = Any(
         None,
@@ -98,6 +99,14 @@ class HubSwarmSpawner(CourseRoles, UserContainer, SwarmSpawner):
             "resources": self.limits(),
             "log_driver": DriverConfig("json-file", containers.log_options(self.settings)),
         }
+        self.extra_placement_spec = self.placement()
+
+    def placement(self):
+        """Teachers' servers run on the hub's node: their autograde reaches the grading
+        service's socket, in a volume of that node. Students' go wherever Swarm finds room."""
+        if self.hub_placement.node and self.taught_courses():
+            return {"constraints": [f"node.id == {self.hub_placement.node}"]}
+        return {}
 
     def limits(self):
         """The Resources dockerspawner's create_object would make (limits, guarantees and

@@ -12,7 +12,7 @@ from harness.stack import REPO, HubClient, Stack, SwarmHub, container_log_bytes,
 
 from .conftest import PORT, PROJECT
 
-ACCOUNTS = "eleve1;eleve1pw;0\n"
+ACCOUNTS = "eleve1;eleve1pw;0\nprofsw;profswpw;1;swarm-course\n"
 MEMORY_LIMIT = 512 * 1024 * 1024  # the server and a kernel with every course library (about 380 MB)
 PROCESS_LIMIT = 256
 LOG_CAP = 3 * 2**20  # LOG_MAX_SIZE=1m, three files
@@ -61,6 +61,7 @@ def test_a_users_server_runs_as_a_swarm_service(hub, swarm):
     assert spec["Resources"]["Limits"]["NanoCPUs"] == 500_000_000
     assert spec["Resources"]["Limits"]["Pids"] == PROCESS_LIMIT
     assert spec["LogDriver"] == {"Name": "json-file", "Options": {"max-size": "1m", "max-file": "3"}}
+    assert not spec.get("Placement", {}).get("Constraints")  # a student's goes wherever there is room
     (task,) = [t for t in service.tasks() if t["Status"]["State"] == "running"]
     assert task["Spec"]["Networks"][0]["Target"] == swarm.networks.get(f"{hub.project}_users").id
     # The engine applied them to the task's container.
@@ -89,6 +90,22 @@ def test_a_users_server_runs_as_a_swarm_service(hub, swarm):
     # Stopping the server removes the service.
     assert session.stop_server().status_code in (202, 204)
     wait_until(lambda: not swarm.services.list(filters={"name": f"{hub.project}-user-eleve1"}), "user service still there", 60)
+
+
+def test_a_teachers_server_runs_on_the_hubs_node_beside_the_grading_service(hub, swarm):
+    """On one node the constraint changes nothing visible: the spec is what shows it. Several
+    nodes cannot be made on this machine."""
+    session = HubClient(hub, "profsw")
+    assert session.log_in("profswpw")
+    session.start_server(timeout=240)
+    (service,) = swarm.services.list(filters={"name": f"{hub.project}-user-profsw"})
+    (hub_task,) = [t for t in swarm.services.get(f"{hub.project}_hub").tasks() if t["Status"]["State"] == "running"]
+    constraints = service.attrs["Spec"]["TaskTemplate"]["Placement"]["Constraints"]
+    assert constraints == [f"node.id == {hub_task['NodeID']}"]
+    (task,) = [t for t in service.tasks() if t["Status"]["State"] == "running"]
+    container = task["Status"]["ContainerStatus"]["ContainerID"]
+    assert run("docker", "exec", container, "test", "-S", "/run/teaching-hub-grading/broker.sock", check=False).returncode == 0
+    assert session.stop_server().status_code in (202, 204)
 
 
 def test_the_overlay_networks_are_encrypted(hub, swarm):
