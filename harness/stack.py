@@ -183,6 +183,15 @@ def container_log_bytes(container_id):
     return sum(os.path.getsize(name) for name in glob.glob(glob.escape(path) + "*"))
 
 
+REGISTRY = "/srv/jupyterhub/state/registry.sqlite"
+
+
+def registry_rows(stack, query, *parameters):
+    """The rows of a query of the hub's registry, as Python's repr of a list of tuples."""
+    return stack.exec("/opt/venv/bin/python3", "-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1])"
+                      ".execute(sys.argv[2], sys.argv[3:]).fetchall())", REGISTRY, query, *parameters).stdout.strip()
+
+
 def wait_until(condition, what, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from harness import edx
-from harness.stack import REPO, HubClient, wait_until
+from harness.stack import REPO, HubClient, registry_rows, wait_until
 
 from . import lms as test_lms
 
@@ -174,11 +174,6 @@ def hub_secrets(stack):
                        "jupyterhub_cookie_secret').read().strip()); "
                        "print(*json.load(open('/srv/jupyterhub/state/lti_consumers.json')).values(), sep='\\n')").stdout
     return [line.strip() for line in found.splitlines() if len(line.strip()) >= 16]
-
-
-def registry_rows(stack, query):
-    return stack.exec("/opt/venv/bin/python3", "-c", "import sqlite3, sys; print(sqlite3.connect("
-                      "'/srv/jupyterhub/state/registry.sqlite').execute(sys.argv[1]).fetchall())", query).stdout.strip()
 
 
 def student(kind, course=COURSE):
