@@ -8,9 +8,11 @@ accounts.csv or system account unless an admin linked them (`hubsetup lti link`)
 """
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 from jupyterhub.auth import PAMAuthenticator
+from jupyterhub.handlers import BaseHandler
 from jupyterhub.handlers.login import LoginHandler
 from ltiauthenticator.lti11.auth import LTI11Authenticator
 from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler, LTI11ConfigHandler
@@ -18,7 +20,7 @@ from ltiauthenticator.utils import convert_request_to_dict
 from tornado.web import HTTPError
 
 from . import courses, gradebook_names, registry
-from .lti import framed_launch, lti11, lti11_validator, rules
+from .lti import framed_launch, lti11, lti11_validator, lti13, lti13_keys, lti13_platforms, lti13_validator, rules
 from .lti.consumers import all_consumers
 from .lti.launch import apply_launch
 from .settings import current as current_settings
@@ -44,7 +46,11 @@ class LaunchHandler(LTI11AuthenticateHandler):
 
     async def post(self):
         args = convert_request_to_dict(self.request.arguments)
-        requested = args.get("custom_next") or self.get_argument("next", "")
+        await self.log_in_and_open(args, args.get("custom_next") or self.get_argument("next", ""))
+
+    async def log_in_and_open(self, args, requested):
+        """Every protocol's end of a launch: its target checked, the user logged in (the
+        authenticator's work), then sent to the lesson, the assignment or `next`."""
         own_origin = f"{self.request.protocol}://{self.request.host}"
         try:
             rules.check_origin(self.request.headers.get("Origin"), current_settings().frame_origins, own_origin)
@@ -62,6 +68,77 @@ class LaunchHandler(LTI11AuthenticateHandler):
             self.write(framed_launch.framed_page(self.base_url, user.name, target))
         else:
             self.redirect(target)
+
+
+class LTI13LaunchHandler(LaunchHandler):
+    """POST /hub/lti13/launch: the platform's form post of the id_token and state, verified
+    before anything else; then as an LTI 1.1 launch."""
+
+    verified = None  # (Launch, claims) once the id_token passed every check
+
+    async def post(self):
+        try:
+            self.verified = await asyncio.get_running_loop().run_in_executor(
+                None, self.authenticator.verify_lti13, self.get_body_argument("id_token", ""),
+                self.get_body_argument("state", ""))
+        except rules.LaunchError as error:
+            self.log.warning("LTI 1.3 launch refused: %s (%s)", error, self.request.remote_ip)
+            raise HTTPError(error.status, str(error))
+        args = lti13.target_args(self.verified[1])
+        await self.log_in_and_open(args, args.get("custom_next", ""))
+
+
+class LTI13LoginHandler(BaseHandler):
+    """GET or POST /hub/lti13/login: the platform's third-party login initiation, answered with
+    a redirect to its authorization endpoint (the URL its registration gave)."""
+
+    def check_xsrf_cookie(self):
+        return  # a form posted from the LMS: cross-site by design
+
+    def get(self):
+        self.begin()
+
+    def post(self):
+        self.begin()
+
+    def begin(self):
+        args = {name: self.get_argument(name, "") for name in
+                ("iss", "login_hint", "target_link_uri", "client_id", "lti_deployment_id", "lti_message_hint")}
+        try:
+            url = lti13.authentication_request(args, self.authenticator.lti13_platforms(),
+                                               self.authenticator.lti13_states, lti13_url(self, "launch"),
+                                               self.request.host)
+        except rules.LaunchError as error:
+            self.log.warning("LTI 1.3 login refused: %s (%s)", error, self.request.remote_ip)
+            raise HTTPError(error.status, str(error))
+        self.redirect(url)
+
+
+def lti13_url(handler, name):
+    scheme = handler.authenticator.get_uri_scheme(handler.request)
+    return f"{scheme}://{handler.request.host}{handler.hub.base_url}lti13/{name}"
+
+
+class LTI13KeysetHandler(BaseHandler):
+    """GET /hub/lti13/jwks: the hub's public keys, which platforms check its signatures with."""
+
+    def get(self):
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(lti13_keys.keyset(current_settings().state_dir)))
+
+
+class LTI13ConfigHandler(BaseHandler):
+    """GET /hub/lti13/config: every URL an LMS admin pastes into the tool's registration."""
+
+    def get(self):
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({
+            "title": "Teaching hub",
+            "oidc_initiation_url": lti13_url(self, "login"),
+            "target_link_uri": lti13_url(self, "launch"),
+            "redirect_uris": [lti13_url(self, "launch")],
+            "jwks_uri": lti13_url(self, "jwks"),
+        }, indent=2))
 
 
 class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
@@ -91,6 +168,10 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
             ("/lti11/config", LTI11ConfigHandler),
             ("/lti/session", framed_launch.SessionCheckHandler),
             ("/lti/resume", framed_launch.ResumeHandler),
+            ("/lti13/login", LTI13LoginHandler),
+            ("/lti13/launch", LTI13LaunchHandler),
+            ("/lti13/jwks", LTI13KeysetHandler),
+            ("/lti13/config", LTI13ConfigHandler),
         ]
 
     def user_model(self, login):
@@ -100,7 +181,36 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
                 return None
             return {"name": login, "groups": hub_groups(db, login)}
 
+    @property
+    def lti13_states(self):
+        """Logins begun and not finished, for the whole hub process."""
+        if not hasattr(self, "_lti13_states"):
+            self._lti13_states = lti13_validator.LoginStates()
+        return self._lti13_states
+
+    @property
+    def lti13_keysets(self):
+        if not hasattr(self, "_lti13_keysets"):
+            self._lti13_keysets = lti13_validator.Keysets()
+        return self._lti13_keysets
+
+    def lti13_platforms(self):
+        # Re-read at each login: one added with `hubsetup lti13 add` needs no restart.
+        return lti13_platforms.load_platforms(self.settings.state_dir)
+
+    def verify_lti13(self, id_token, state):
+        """(Launch, claims) of an id_token that passed every check (blocking: the platform's
+        keyset may be fetched); LaunchError otherwise."""
+        login = self.lti13_states.take(state)
+        _, claims = lti13_validator.unverified(id_token)
+        platform = lti13.platform_of(self.lti13_platforms(), claims.get("iss"), login.client_id)
+        claims = lti13_validator.verify_id_token(id_token, platform, login, self.lti13_keysets)
+        return lti13.launch_of(claims, platform), claims
+
     async def authenticate(self, handler, data=None):
+        if isinstance(handler, LTI13LaunchHandler):
+            launch, _ = handler.verified
+            return await self.log_in_launch(launch, {"lti13_sub": launch.lti_user, "issuer": launch.consumer_key})
         if isinstance(handler, LTI11AuthenticateHandler):
             return await self.authenticate_launch(handler)
         login = await PAMAuthenticator.authenticate(self, handler, data)
@@ -124,7 +234,10 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
             self.log.warning("LTI launch refused: %s (%s)", error, handler.request.remote_ip)
             raise HTTPError(error.status, str(error))
         launch_args = {name: value for name, value in args.items() if not name.startswith("oauth_")}
-        launch = lti11.launch_of(launch_args, consumer_key, self.username_key)
+        return await self.log_in_launch(lti11.launch_of(launch_args, consumer_key, self.username_key), launch_args)
+
+    async def log_in_launch(self, launch, auth_state):
+        """The auth model of a verified launch's user, made or found with their course."""
         login, course = await asyncio.get_running_loop().run_in_executor(
             _system_changes, apply_launch, self.settings, launch
         )
@@ -132,10 +245,10 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
         if model is None:
             raise HTTPError(403, f"account {login!r} is locked")
         _gradebook_names.add(course)
-        model["auth_state"] = dict(launch_args, hub_course=course)
+        model["auth_state"] = dict(auth_state, hub_course=course)
         self.log.info(
-            "LTI launch: %s as %s in %s (consumer %s)", login, "instructor" if launch.instructor else "student",
-            course, consumer_key,
+            "%s launch: %s as %s in %s (%s)", launch.protocol.upper(), login,
+            "instructor" if launch.instructor else "student", course, launch.consumer_key,
         )
         return model
 

@@ -108,6 +108,51 @@ def lti_passport(args, settings):
     return 0
 
 
+def tool_urls(settings):
+    """What an LMS admin gives the platform for this hub (GET /hub/lti13/config says the same)."""
+    base = f"https://{settings.https_domain}" if settings.https_domain else "http://<this hub's address>"
+    return (f"  OIDC login initiation URL:  {base}/hub/lti13/login\n"
+            f"  Launch / redirect URL:      {base}/hub/lti13/launch\n"
+            f"  Public keyset (JWKS) URL:   {base}/hub/lti13/jwks")
+
+
+def lti13_add(args, settings):
+    from .lti import lti13_keys, lti13_platforms
+
+    platform = lti13_platforms.Platform(
+        issuer=args.issuer, client_id=args.client_id, deployment_ids=args.deployment_id,
+        keyset_url=args.keyset_url, login_url=args.login_url, token_url=args.token_url)
+    try:
+        lti13_platforms.add_platform(settings.state_dir, platform, replace=args.replace)
+    except lti13_platforms.RegistrationError as error:
+        raise SystemExit(f"hubsetup lti13 add: {error}")
+    lti13_keys.tool_key(settings.state_dir)  # made now, not during the first launch
+    print(f"registered {platform.issuer} (client id {platform.client_id}, deployment "
+          f"{', '.join(platform.deployment_ids)}). In the LMS's registration of the tool:\n{tool_urls(settings)}")
+
+
+def lti13_list(args, settings):
+    from .lti import lti13_platforms
+
+    platforms = lti13_platforms.load_platforms(settings.state_dir)
+    for platform in platforms.values():
+        print(f"{platform.issuer}  client id {platform.client_id}  deployments {', '.join(platform.deployment_ids)}\n"
+              f"  keyset {platform.keyset_url}\n  login {platform.login_url}\n  token {platform.token_url}")
+    if not platforms:
+        print("no LTI 1.3 platform registered (hubsetup lti13 add)")
+    print(f"This hub, for the LMS:\n{tool_urls(settings)}")
+
+
+def lti13_remove(args, settings):
+    from .lti import lti13_platforms
+
+    try:
+        lti13_platforms.remove_platform(settings.state_dir, args.issuer, args.client_id)
+    except lti13_platforms.RegistrationError as error:
+        raise SystemExit(f"hubsetup lti13 remove: {error}")
+    print(f"removed {args.issuer} (client id {args.client_id}): its launches are refused from now on")
+
+
 def lti_link(args, settings):
     """Let launches of one LMS user, from one consumer, log in as an existing account."""
     consumers = lti_consumers.all_consumers(settings.state_dir, settings.lti_consumers)
@@ -319,6 +364,25 @@ def parser():
     params.add_argument("--git-branch", default="main", help="with --git-repo: the branch (default: main)")
     params.add_argument("--git-folder", help="with --git-repo: the folder in students' homes (default: the repository's name)")
     params.set_defaults(func=lti_params)
+
+    lti13_parser = commands.add_parser("lti13", help="LTI 1.3 platforms (Open edX, Canvas, Moodle)")
+    lti13_commands = lti13_parser.add_subparsers(dest="action", required=True)
+    add = lti13_commands.add_parser("add", help="accept launches from a platform (its values from the LMS's tool page)")
+    add.add_argument("--issuer", required=True, help="the platform's issuer, e.g. https://courses.example.org")
+    add.add_argument("--client-id", required=True, help="the client id the platform gave this hub")
+    add.add_argument("--deployment-id", required=True, action="append",
+                     help="a deployment id of the tool in the platform (repeat for several)")
+    add.add_argument("--keyset-url", required=True, help="the platform's public keyset (JWKS) URL")
+    add.add_argument("--login-url", required=True, help="the platform's authentication (OIDC auth) URL")
+    add.add_argument("--token-url", required=True, help="the platform's access token URL")
+    add.add_argument("--replace", action="store_true", help="change an existing registration")
+    add.set_defaults(func=lti13_add)
+    listing = lti13_commands.add_parser("list", help="the registered platforms, and this hub's URLs for them")
+    listing.set_defaults(func=lti13_list)
+    remove = lti13_commands.add_parser("remove", help="refuse a platform's launches from now on")
+    remove.add_argument("--issuer", required=True)
+    remove.add_argument("--client-id", required=True)
+    remove.set_defaults(func=lti13_remove)
 
     materials_parser = commands.add_parser("materials", help="course materials: lessons, data files, images")
     materials_commands = materials_parser.add_subparsers(dest="action", required=True)

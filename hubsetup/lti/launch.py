@@ -29,6 +29,7 @@ class Launch:
     result_sourcedid: str = ""
     protocol: str = "lti11"  # which protocol's sender takes the grade back (hubsetup.grades)
     anonymous_id: str = ""  # the LMS's opaque id of the person: the login when their name gives none
+    login_source: str = ""  # what a new login is made from when not lti_user (LTI 1.3: a name, not `sub`)
     name: PersonName = field(default_factory=PersonName)  # as the LMS gives it; empty when it does not
 
 
@@ -38,7 +39,7 @@ def _free_login(db, etc_files, settings, launch):
     claimable by a launch)."""
     taken = set(registry.users(db)) | set(etc_files.tables["passwd"]) | set(etc_files.tables["group"])
     taken |= accounts.RESERVED_LOGINS | settings.admins | registry.retired_logins(db)
-    for login in candidate_logins(launch.lti_user, names_key(settings), launch.anonymous_id):
+    for login in candidate_logins(launch.login_source or launch.lti_user, names_key(settings), launch.anonymous_id):
         if login not in taken and not courses.is_course_group(login):
             return login
     raise RuntimeError(f"no free login for LTI user {launch.lti_user!r}")

@@ -1,0 +1,148 @@
+"""LTI 1.3 launches against the running hub, from a platform of our own
+(harness/lti13_platform.py): registered with `hubsetup lti13 add`, its keyset served inside
+the hub's container on loopback (where the hub fetches it), its id_tokens signed here. The
+whole battery of bad id_tokens is the unit tests'; here a few, end to end, create nothing."""
+
+import ast
+import json
+import os
+
+import pytest
+
+from harness import edx
+from harness.lti13_platform import INSTRUCTOR, Platform
+from harness.stack import REPO, registry_rows
+
+KEYSET_PORT = 9998
+SCRIPT = "/srv/lti13_platform.py"  # outside /tmp, a tmpfs `docker cp` cannot write into
+KEYSET_FILE = "/srv/lti13-jwks.json"
+
+
+@pytest.fixture(scope="module")
+def platform(stack):
+    platform = Platform("https://lms13.example.org", port=KEYSET_PORT)
+    stack.compose("cp", os.path.join(REPO, "harness", "lti13_platform.py"), f"hub:{SCRIPT}")
+    stack.exec("sh", "-c", f"cat > {KEYSET_FILE}", input=json.dumps(platform.keyset()))
+    stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", SCRIPT, str(KEYSET_PORT), KEYSET_FILE)
+    added = stack.exec("hubsetup", "lti13", "add", *platform.registration()).stdout
+    assert "/hub/lti13/login" in added and "/hub/lti13/jwks" in added, added
+    yield platform
+    stack.exec("pkill", "-f", "lti13_platform.py", check=False)
+    stack.exec("hubsetup", "lti13", "remove", "--issuer", platform.issuer, "--client-id", platform.client_id)
+
+
+def begin(stack, session, platform):
+    """The platform's login initiation, as the browser carries it: the hub's authentication
+    request (state, nonce) to the platform."""
+    reply = session.get(stack.url + "/hub/lti13/login", allow_redirects=False,
+                        params=platform.login(stack.url + "/hub/lti13/launch"))
+    assert reply.status_code == 302, (reply.status_code, reply.text[:300])
+    assert reply.headers["Location"].startswith(platform.login_url + "?")
+    request = platform.auth_request(reply.headers["Location"])
+    assert request["redirect_uri"] == stack.url + "/hub/lti13/launch"
+    return request
+
+
+def launch(stack, session, token, state):
+    return session.post(stack.url + "/hub/lti13/launch", data={"id_token": token, "state": state},
+                        allow_redirects=False)
+
+
+def logged_in_as(stack, session):
+    reply = session.get(stack.url + "/hub/api/user", headers={"X-XSRFToken": session.xsrf() or ""})
+    return reply.json()["name"] if reply.status_code == 200 else None
+
+
+def users(stack):
+    return registry_rows(stack, "SELECT count(*) FROM users")
+
+
+def test_a_signed_launch_logs_the_student_in_and_opens_the_assignment(stack, client, platform):
+    session = client("browser")
+    request = begin(stack, session, platform)
+    token = platform.id_token(platform.claims(request["nonce"], sub="sub-ada", preferred_username="ada13",
+                                              name="Ada Lovelace", custom={"assignment": "ps1"}))
+    reply = launch(stack, session, token, request["state"])
+    assert reply.status_code == 302, (reply.status_code, reply.text[:300])
+    login = logged_in_as(stack, session)
+    assert login == "ada13"
+    [(course,)] = ast.literal_eval(registry_rows(stack, "SELECT course FROM lti_contexts WHERE consumer_key = ?",
+                                     f"lti13|{platform.issuer}|{platform.client_id}"))
+    assert reply.headers["Location"].endswith(f"/hub/user-redirect/open/assignment/{course}/ps1")
+    assert registry_rows(stack, "SELECT role FROM memberships WHERE login = ? AND course = ?", login, course) == \
+        "[('student',)]"
+    assert registry_rows(stack, "SELECT full_name FROM users WHERE login = ?", login) == "[('Ada Lovelace',)]"
+    assert registry_rows(stack, "SELECT protocol FROM launches WHERE login = ?", login) == "[('lti13',)]"
+
+    # The same person again (a new login, a new state): the same account, whatever name they now show.
+    again = client("browser")
+    request = begin(stack, again, platform)
+    launch(stack, again, platform.id_token(platform.claims(request["nonce"], sub="sub-ada",
+                                                           preferred_username="ada-renamed")), request["state"])
+    assert logged_in_as(stack, again) == "ada13"
+
+
+def test_a_teachers_launch_makes_them_the_courses_instructor(stack, client, platform):
+    session = client("browser")
+    request = begin(stack, session, platform)
+    token = platform.id_token(platform.claims(request["nonce"], sub="sub-prof", preferred_username="prof13",
+                                              roles=[INSTRUCTOR]))
+    assert launch(stack, session, token, request["state"]).status_code == 302
+    assert registry_rows(stack, "SELECT role FROM memberships WHERE login = 'prof13'") == "[('instructor',)]"
+
+
+def test_names_are_never_claimed_across_protocols_platforms_or_from_accounts_csv(stack, client, platform):
+    """An LTI 1.3 user named after an accounts.csv user or an LTI 1.1 one gets a login of its
+    own; an LTI 1.1 launch naming the 1.3 user's login does not log in as them."""
+    session = client("browser")
+    request = begin(stack, session, platform)
+    token = platform.id_token(platform.claims(request["nonce"], sub="sub-mallory", preferred_username="prof1"))
+    assert launch(stack, session, token, request["state"]).status_code == 302
+    taken = logged_in_as(stack, session)
+    assert taken.startswith("prof1-") and taken != "prof1"  # prof1 is accounts.csv's teacher
+
+    key, secret = stack.exec("hubsetup", "lti", "passport").stdout.strip().split(":")[1:]
+    lti11 = client("browser")
+    params = edx.launch_params(stack.url + "/hub/lti/launch", key, secret, username="ada13")
+    assert lti11.launch(params).status_code == 302
+    assert logged_in_as(stack, lti11) not in (None, "ada13")
+
+
+@pytest.mark.parametrize("attack", ["another key", "alg none", "wrong deployment", "replayed", "made-up state"])
+def test_bad_launches_are_refused_create_nothing_and_the_log_says_why(stack, client, platform, attack):
+    session = client("browser")
+    request = begin(stack, session, platform)
+    claims = platform.claims(request["nonce"], sub=f"sub-{attack}", preferred_username="intruder")
+    state = request["state"]
+    if attack == "another key":
+        stranger = Platform(platform.issuer)
+        token = platform.id_token(claims, key=stranger.keys[stranger.kid])
+    elif attack == "alg none":
+        import jwt
+
+        token = jwt.encode(claims, None, algorithm="none", headers={"kid": platform.kid})
+    elif attack == "wrong deployment":
+        token = platform.id_token({**claims, "https://purl.imsglobal.org/spec/lti/claim/deployment_id": "other"})
+    else:
+        token = platform.id_token(claims)
+        if attack == "replayed":
+            assert launch(stack, client("browser"), token, state).status_code == 302
+        else:
+            state = "made-up"
+    before = users(stack)
+    reply = launch(stack, session, token, state)
+    assert reply.status_code in (400, 401), (reply.status_code, reply.text[:300])
+    assert users(stack) == before and logged_in_as(stack, session) is None
+    assert "LTI 1.3 launch refused" in stack.logs()
+
+
+def test_the_hub_publishes_its_keyset_and_the_urls_an_lms_admin_pastes(stack, client):
+    session = client("browser")
+    keyset = session.get(stack.url + "/hub/lti13/jwks").json()
+    [key] = keyset["keys"]
+    assert key["kty"] == "RSA" and key["alg"] == "RS256" and "d" not in key
+    config = session.get(stack.url + "/hub/lti13/config").json()
+    assert config["oidc_initiation_url"] == stack.url + "/hub/lti13/login"
+    assert config["redirect_uris"] == [stack.url + "/hub/lti13/launch"]
+    assert config["jwks_uri"] == stack.url + "/hub/lti13/jwks"
+    assert stack.exec("sh", "-c", "stat -c %a /srv/jupyterhub/state/lti13_tool_key.pem").stdout.strip() == "600"
