@@ -128,6 +128,11 @@ MIGRATIONS = (
         );
         """,
     )),
+    ("a launch's grade destination named for every protocol: the URL scores go to (LTI 1.1's outcome"
+     " service, LTI 1.3's line item) and whom they are for there (LTI 1.1's result sourcedid, LTI 1.3's sub)", (
+        "ALTER TABLE launches RENAME COLUMN outcome_service_url TO score_url",
+        "ALTER TABLE launches RENAME COLUMN result_sourcedid TO score_for",
+    )),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -410,11 +415,11 @@ def record_launch(db, launch):
     """Keep the newest launch per (login, course, assignment): where to send its grade."""
     db.execute(
         "INSERT INTO launches (login, course, assignment, consumer_key, resource_link_id,"
-        " outcome_service_url, result_sourcedid, launched_at, protocol) VALUES (:login, :course, :assignment,"
-        " :consumer_key, :resource_link_id, :outcome_service_url, :result_sourcedid, :launched_at, :protocol)"
+        " score_url, score_for, launched_at, protocol) VALUES (:login, :course, :assignment,"
+        " :consumer_key, :resource_link_id, :score_url, :score_for, :launched_at, :protocol)"
         " ON CONFLICT(login, course, assignment) DO UPDATE SET consumer_key = excluded.consumer_key,"
-        " resource_link_id = excluded.resource_link_id, outcome_service_url = excluded.outcome_service_url,"
-        " result_sourcedid = excluded.result_sourcedid, launched_at = excluded.launched_at,"
+        " resource_link_id = excluded.resource_link_id, score_url = excluded.score_url,"
+        " score_for = excluded.score_for, launched_at = excluded.launched_at,"
         " protocol = excluded.protocol",
         launch,
     )

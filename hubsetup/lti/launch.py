@@ -25,8 +25,8 @@ class Launch:
     instructor: bool
     resource_link_id: str
     assignment: str = ""
-    outcome_service_url: str = ""
-    result_sourcedid: str = ""
+    score_url: str = ""  # where its score goes: LTI 1.1's outcome service, LTI 1.3's line item
+    score_for: str = ""  # whom the score is for there: LTI 1.1's result sourcedid, LTI 1.3's sub
     protocol: str = "lti11"  # which protocol's sender takes the grade back (hubsetup.grades)
     anonymous_id: str = ""  # the LMS's opaque id of the person: the login when their name gives none
     login_source: str = ""  # what a new login is made from when not lti_user (LTI 1.3: a name, not `sub`)
@@ -113,8 +113,8 @@ def apply_launch(settings, launch, etc="/etc"):
         registry.record_launch(db, {
             "login": login, "course": course, "assignment": launch.assignment,
             "consumer_key": launch.consumer_key, "resource_link_id": launch.resource_link_id,
-            "outcome_service_url": launch.outcome_service_url,
-            "result_sourcedid": launch.result_sourcedid, "launched_at": time.time(),
+            "score_url": launch.score_url,
+            "score_for": launch.score_for, "launched_at": time.time(),
             "protocol": launch.protocol,
         })
         provision.apply(db, settings, etc_files, logins=[login])

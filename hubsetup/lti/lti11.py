@@ -31,8 +31,8 @@ def launch_of(args, consumer_key, username_key):
         instructor=is_instructor(args.get("roles", "")),
         resource_link_id=args["resource_link_id"],
         assignment=args.get("custom_assignment", ""),
-        outcome_service_url=args.get("lis_outcome_service_url", ""),
-        result_sourcedid=args.get("lis_result_sourcedid", ""),
+        score_url=args.get("lis_outcome_service_url", ""),
+        score_for=args.get("lis_result_sourcedid", ""),
         protocol="lti11",
         anonymous_id=args["user_id"],
         # edX sends these with "Request user's name" on (lis_person_name_full alone).

@@ -69,16 +69,26 @@ def signed_request(url, key, secret, body):
 def send_score(url, key, secret, sourcedid, score, attempts=4, backoff=1.0, timeout=15):
     """Send one score; transient failures (network, 5xx, 429) are retried with backoff."""
     body = replace_result_xml(sourcedid, score)
+
+    def post():
+        headers, signed_body = signed_request(url, key, secret, body)  # fresh nonce each try
+        return requests.post(url, data=signed_body.encode(), headers=headers, timeout=timeout)
+
+    return post_retrying(post, _verdict, attempts, backoff)
+
+
+def post_retrying(post, verdict, attempts=4, backoff=1.0):
+    """`verdict(response, attempt)` of the first answer that is not transient; the network's
+    failures, 5xx and 429 are tried again, with backoff. Every protocol's scores go this way."""
     detail = ""
     for attempt in range(1, attempts + 1):
-        headers, signed_body = signed_request(url, key, secret, body)  # fresh nonce each try
         try:
-            response = requests.post(url, data=signed_body.encode(), headers=headers, timeout=timeout)
+            response = post()
         except requests.RequestException as error:
             detail = f"cannot reach the LMS: {error.__class__.__name__}: {error}"
         else:
             if response.status_code not in TRANSIENT_STATUS:
-                return _verdict(response, attempt)
+                return verdict(response, attempt)
             detail = f"LMS answered HTTP {response.status_code}"
         if attempt < attempts:
             time.sleep(backoff * 2 ** (attempt - 1))
@@ -104,17 +114,23 @@ class LTI11Sender:
     def __init__(self, consumers, post=send_score):
         self.consumers, self.post = consumers, post
 
+    @classmethod
+    def of_hub(cls, settings):
+        from .consumers import all_consumers
+
+        return cls(all_consumers(settings.state_dir, settings.lti_consumers))
+
     def cannot_send(self, launch):
         """(status, why) when this launch's score cannot go back, else None."""
-        if not launch["outcome_service_url"] or not launch["result_sourcedid"]:
+        if not launch["score_url"] or not launch["score_for"]:
             return NOT_SCORED, "the LMS sent no outcome service (is the component graded?)"
         if launch["consumer_key"] not in self.consumers:
             return FAILED, f"LTI consumer key {launch['consumer_key']!r} is no longer configured"
         return None
 
     def destination(self, launch):
-        return launch["outcome_service_url"]
+        return launch["score_url"]
 
     def send(self, launch, score):
         secret = self.consumers[launch["consumer_key"]]
-        return self.post(launch["outcome_service_url"], launch["consumer_key"], secret, launch["result_sourcedid"], score)
+        return self.post(launch["score_url"], launch["consumer_key"], secret, launch["score_for"], score)

@@ -4,7 +4,7 @@ here; tests/integration/test_grades.py runs the real ones)."""
 from hubsetup import grades
 from hubsetup.lti.lti11_outcomes import LTI11Sender, Outcome
 
-LAUNCH = {"consumer_key": "k", "outcome_service_url": "http://lms/outcomes", "result_sourcedid": "sid",
+LAUNCH = {"consumer_key": "k", "score_url": "http://lms/outcomes", "score_for": "sid",
           "pushed_score": None, "protocol": "lti11"}
 
 
@@ -28,9 +28,9 @@ def statuses(rows, launches, **kwargs):
 def test_each_case_gets_its_status():
     rows = [row("full", 2.0), row("half", 1.0), row("nolaunch", 2.0), row("unsubmitted", 0.0, submitted=False),
             row("rejected", 2.0), row("ungraded_component", 1.0)]
-    launches = [dict(LAUNCH, login="full", result_sourcedid="s-full"), dict(LAUNCH, login="half", result_sourcedid="s-half"),
-                dict(LAUNCH, login="unsubmitted"), dict(LAUNCH, login="rejected", result_sourcedid="bad"),
-                dict(LAUNCH, login="ungraded_component", outcome_service_url=""), dict(LAUNCH, login="launched_only")]
+    launches = [dict(LAUNCH, login="full", score_for="s-full"), dict(LAUNCH, login="half", score_for="s-half"),
+                dict(LAUNCH, login="unsubmitted"), dict(LAUNCH, login="rejected", score_for="bad"),
+                dict(LAUNCH, login="ungraded_component", score_url=""), dict(LAUNCH, login="launched_only")]
     result, sent = statuses(rows, launches)
     assert result == {
         "full": ("sent", 1.0), "half": ("sent", 0.5), "nolaunch": ("no launch yet", 1.0),

@@ -250,7 +250,7 @@ def test_the_status_page_tells_each_student_where_their_submissions_are_and_teac
         registry.set_submission_state(db, "c", "alice", "ps2", "graded", score=3.5, max_score=4.0, feedback=1)
         registry.set_submission_state(db, "c", "carol", "ps1", "failed", detail="autograde failed: <img src=x>")
         registry.record_launch(db, dict(login="alice", course="c", assignment="ps2", consumer_key="k",
-                                        resource_link_id="r", outcome_service_url="u", result_sourcedid="s",
+                                        resource_link_id="r", score_url="u", score_for="s",
                                         launched_at=10.0, protocol="lti11"))
     with registry.connect(settings.registry_path, write=False) as db:
         alice = status.page_of(db, "alice", "en")

@@ -36,14 +36,14 @@ def test_an_edx_launch_with_the_username_names_the_user_by_it():
     launch = lti11.launch_of(args, "key", "lis_person_sourcedid")
     assert (launch.lti_user, launch.instructor, launch.assignment, launch.protocol) == ("alice", True, "ps1", "lti11")
     assert launch.context_id == edx.COURSE and launch.resource_link_id == args["resource_link_id"]
-    assert (launch.outcome_service_url, launch.result_sourcedid) == (args["lis_outcome_service_url"], args["lis_result_sourcedid"])
+    assert (launch.score_url, launch.score_for) == (args["lis_outcome_service_url"], args["lis_result_sourcedid"])
 
 
 def test_without_the_username_the_anonymous_id_names_the_user_and_a_missing_context_the_consumer():
     args = fields_of(user_id="f00d", drop=("context_id", "lis_outcome_service_url"))
     launch = lti11.launch_of(args, "key", "lis_person_sourcedid")
     assert (launch.lti_user, launch.context_id, launch.instructor) == ("f00d", "lti-key", False)
-    assert launch.outcome_service_url == "" and launch.assignment == ""
+    assert launch.score_url == "" and launch.assignment == ""
 
 
 def test_the_name_edx_sends_is_the_launchs_and_one_that_is_no_name_is_dropped(caplog):
