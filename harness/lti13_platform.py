@@ -1,17 +1,22 @@
 """An LTI 1.3 platform of our own, as Open edX's LTI component is one: its RSA key pair and
 public keyset, the third-party login it starts, and the id_tokens it signs (claims as Open edX
-sends them). Signing needs pyjwt and cryptography (the test runner's); serving the keyset
-needs only the standard library, so the same file runs inside the hub's container:
+sends them), and its token and scores endpoints. Signing needs pyjwt and cryptography (the test
+runner's); serving needs pyjwt for the token endpoint only, so the same file runs inside the
+hub's container (with /opt/venv's python):
 
-  python3 lti13_platform.py PORT KEYSET_FILE     (serves KEYSET_FILE at /jwks, on 127.0.0.1)
+  python3 lti13_platform.py PORT KEYSET_FILE [RECORD_FILE TOOL_KEYSET CLIENT_ID]
+
+serves KEYSET_FILE at /jwks on 127.0.0.1 and, with the others, the token and scores endpoints.
 """
 
 import http.server
+import json
+import os
 import secrets
 import sys
 import threading
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
@@ -58,7 +63,7 @@ class Platform:
         """The tool's authentication request (the redirect's query) as a dict."""
         return {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
 
-    def claims(self, nonce, sub="user-1", roles=(LEARNER,), context_id=COURSE, custom=None, **extra):
+    def claims(self, nonce, sub="user-1", roles=(LEARNER,), context_id=COURSE, custom=None, line_item=None, **extra):
         now = int(time.time())
         claims = {
             "iss": self.issuer, "aud": self.client_id, "sub": sub, "iat": now, "exp": now + 300, "nonce": nonce,
@@ -71,6 +76,10 @@ class Platform:
         }
         if custom:
             claims[CLAIM + "custom"] = custom
+        if line_item:  # a graded link: Assignment and Grade Services, scores allowed
+            claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
+                "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem", SCORE_SCOPE],
+                "lineitem": line_item, "lineitems": line_item.rsplit("/", 2)[0]}
         claims.update(extra)
         return {name: value for name, value in claims.items() if value is not None}
 
@@ -82,30 +91,117 @@ class Platform:
                           headers={"kid": kid, **(headers or {})})
 
 
-def serve_keyset(port, keyset_file):
-    """The keyset at /jwks, read from the file at each request (the test rotates it there)."""
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+
+
+def line_item(port, name):
+    return f"http://127.0.0.1:{port}/lineitems/{name}/lineitem"
+
+
+def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client_id=None):
+    """The platform's keyset at /jwks (read from the file at each request: the test rotates it
+    there); with `record_file`, its token endpoint (/token: the tool's signed assertion checked
+    against the tool's keyset, a URL or a file) and line items' scores endpoints, recording
+    every score (and every refusal, with why) in `record_file`."""
+    tokens, lock = set(), threading.Lock()
+    record = {"tokens": 0, "scores": {}, "refused": []}
+    token_url = f"http://127.0.0.1:{port}/token"
+
+    def save():
+        with open(record_file + ".tmp", "w") as f:
+            json.dump(record, f)
+        os.replace(record_file + ".tmp", record_file)
+
+    def tool_key(assertion):
+        import jwt
+
+        if tool_keyset.startswith("http"):
+            return jwt.PyJWKClient(tool_keyset).get_signing_key_from_jwt(assertion).key
+        with open(tool_keyset) as f:
+            keys = jwt.PyJWKSet.from_dict(json.load(f))
+        return keys[jwt.get_unverified_header(assertion)["kid"]].key
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        def reply(self, status, body, content_type="application/json"):
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def refuse(self, status, why):
+            with lock:
+                record["refused"].append(f"{self.path}: {why}")
+                save()
+            self.reply(status, {"error": why})
+
         def do_GET(self):
             if self.path != "/jwks":
-                self.send_error(404)
-                return
-            with open(keyset_file, "rb") as f:
-                body = f.read()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                return self.reply(404, {"error": "no such page"})
+            with open(keyset_file) as f:
+                self.reply(200, f.read())
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if record_file is None:
+                return self.reply(404, {"error": "no such page"})
+            if self.path == "/token":
+                return self.token(dict(parse_qsl(body.decode())))
+            if self.path.startswith("/lineitems/") and self.path.endswith("/lineitem/scores"):
+                return self.score(self.path[len("/lineitems/"):-len("/lineitem/scores")], body)
+            self.reply(404, {"error": "no such page"})
+
+        def token(self, form):
+            import jwt
+
+            if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != \
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" or SCORE_SCOPE not in form.get("scope", ""):
+                return self.refuse(400, f"not a client-credentials request for the score scope: {sorted(form)}")
+            try:
+                assertion = form["client_assertion"]
+                claims = jwt.decode(assertion, tool_key(assertion), algorithms=["RS256"], audience=token_url,
+                                    issuer=client_id, options={"require": ["exp", "iat", "jti", "sub"]})
+                if claims["sub"] != client_id:
+                    raise ValueError("sub is not the client id")
+            except Exception as error:
+                return self.refuse(401, f"client assertion refused: {error}")
+            token = secrets.token_hex(16)
+            with lock:
+                tokens.add(token)
+                record["tokens"] += 1
+                save()
+            self.reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": SCORE_SCOPE})
+
+        def score(self, item, body):
+            bearer = self.headers.get("Authorization", "")
+            if not bearer.startswith("Bearer ") or bearer[len("Bearer "):] not in tokens:
+                return self.refuse(401, "no valid access token")
+            if self.headers.get("Content-Type") != SCORE_TYPE:
+                return self.refuse(415, f"content type {self.headers.get('Content-Type')!r}")
+            score = json.loads(body)
+            missing = {"userId", "scoreGiven", "scoreMaximum", "activityProgress", "gradingProgress", "timestamp"} - set(score)
+            if missing or score["gradingProgress"] != "FullyGraded":
+                return self.refuse(400, f"not a full score: missing {sorted(missing)}")
+            with lock:
+                sent = record["scores"].setdefault(item, {}).setdefault(score["userId"], [])
+                if sent and score["timestamp"] <= sent[-1]["timestamp"]:
+                    record["refused"].append(f"{item}: a timestamp not after the last one for {score['userId']}")
+                sent.append(score)
+                save()
+            self.reply(200, {})
 
         def log_message(self, *args):
             pass
 
+    if record_file:
+        save()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
 if __name__ == "__main__":
-    serve_keyset(int(sys.argv[1]), sys.argv[2])
+    serve_platform(int(sys.argv[1]), *sys.argv[2:])
     threading.Event().wait()

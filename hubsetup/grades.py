@@ -5,8 +5,8 @@ import os
 from dataclasses import dataclass
 
 from . import courses, registry, safe_paths
-from .lti import consumers as lti_consumers
 from .lti import lti11_outcomes as outcomes
+from .lti import lti13_scores
 
 COLUMNS = ["course", "assignment", "student", "submitted", "score", "max_score"]
 # What `grades export` writes: the student's real name beside the login, empty if none is known.
@@ -76,8 +76,9 @@ def _as_text_cell(value):
 SENT, WOULD_SEND, UNCHANGED = "sent", "would send", "unchanged"
 NO_LAUNCH, NOT_GRADED = "no launch yet", "not graded"
 NOT_SCORED, FAILED = outcomes.NOT_SCORED, outcomes.FAILED
-# A launch record's protocol -> the sender of its grades (hubsetup.lti.lti11_outcomes' interface).
-SENDERS = {outcomes.LTI11Sender.protocol: outcomes.LTI11Sender}
+# The sender of each protocol's grades, chosen by a launch record's `protocol`; each has
+# `of_hub(settings)`, `cannot_send`, `destination` and `send` (hubsetup.lti.lti11_outcomes).
+SENDERS = (outcomes.LTI11Sender, lti13_scores.LTI13Sender)
 
 
 def push_changed(settings, course, assignment, log):
@@ -117,14 +118,12 @@ def plan_push(rows, launches):
     ]
 
 
-def push_grades(settings, course, assignment, dry_run=False, only_changed=False, post=outcomes.send_score):
-    """Send each launched student's score for one assignment; returns a PushResult per student.
-    `post` is what LTI 1.1 sends with (tests give a stand-in)."""
+def push_grades(settings, course, assignment, dry_run=False, only_changed=False):
+    """Send each launched student's score for one assignment; returns a PushResult per student."""
     rows = gradebook_rows(course, courses.course_dir(settings, course), assignment)
-    consumers = lti_consumers.all_consumers(settings.state_dir, settings.lti_consumers)
     with registry.connect(settings.registry_path, write=False) as db:
         launches = registry.launches(db, course, assignment)
-    pusher = Pusher({protocol: sender(consumers, post) for protocol, sender in SENDERS.items()}, dry_run, only_changed)
+    pusher = Pusher({sender.protocol: sender.of_hub(settings) for sender in SENDERS}, dry_run, only_changed)
     results = [pusher.push(student, launch, score) for student, launch, score in plan_push(rows, launches)]
     sent = [(r.student, r.score) for r in results if r.status == SENT]
     if sent:

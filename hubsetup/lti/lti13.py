@@ -6,6 +6,7 @@ from urllib.parse import urlencode, urlsplit
 
 from ..person_names import person_name
 from .launch import Launch
+from .lti13_scores import line_item_of
 from .lti13_validator import CLAIM
 from .rules import LaunchError, is_instructor
 
@@ -77,6 +78,8 @@ def launch_of(claims, platform):
         instructor=is_instructor(",".join(role for role in roles if isinstance(role, str))),
         resource_link_id=str(claims[CLAIM + "resource_link"]["id"]),
         assignment=custom.get("custom_assignment", ""),
+        score_url=line_item_of(claims),
+        score_for=sub,
         protocol="lti13",
         anonymous_id=sub,
         login_source=text("preferred_username") or text("name"),

@@ -10,20 +10,26 @@ import os
 import pytest
 
 from harness import edx
-from harness.lti13_platform import INSTRUCTOR, Platform
+from harness.lti13_platform import INSTRUCTOR, Platform, line_item
 from harness.stack import REPO, registry_rows
+
+from . import nbgrader_cycle
 
 KEYSET_PORT = 9998
 SCRIPT = "/srv/lti13_platform.py"  # outside /tmp, a tmpfs `docker cp` cannot write into
 KEYSET_FILE = "/srv/lti13-jwks.json"
+RECORD = "/srv/lti13-record.json"
 
 
 @pytest.fixture(scope="module")
 def platform(stack):
+    """The platform, its keyset, token and scores endpoints in the hub's container; it checks
+    the hub's token requests against the keyset the hub publishes."""
     platform = Platform("https://lms13.example.org", port=KEYSET_PORT)
     stack.compose("cp", os.path.join(REPO, "harness", "lti13_platform.py"), f"hub:{SCRIPT}")
     stack.exec("sh", "-c", f"cat > {KEYSET_FILE}", input=json.dumps(platform.keyset()))
-    stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", SCRIPT, str(KEYSET_PORT), KEYSET_FILE)
+    stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", SCRIPT, str(KEYSET_PORT), KEYSET_FILE, RECORD,
+                  "http://127.0.0.1:8000/hub/lti13/jwks", platform.client_id)
     added = stack.exec("hubsetup", "lti13", "add", *platform.registration()).stdout
     assert "/hub/lti13/login" in added and "/hub/lti13/jwks" in added, added
     yield platform
@@ -146,3 +152,44 @@ def test_the_hub_publishes_its_keyset_and_the_urls_an_lms_admin_pastes(stack, cl
     assert config["redirect_uris"] == [stack.url + "/hub/lti13/launch"]
     assert config["jwks_uri"] == stack.url + "/hub/lti13/jwks"
     assert stack.exec("sh", "-c", "stat -c %a /srv/jupyterhub/state/lti13_tool_key.pem").stdout.strip() == "600"
+
+
+def course_of(stack, platform):
+    [(course,)] = ast.literal_eval(registry_rows(stack, "SELECT course FROM lti_contexts WHERE consumer_key = ?",
+                                                 f"lti13|{platform.issuer}|{platform.client_id}"))
+    return course
+
+
+def launched(stack, client, platform, sub, username, **claims):
+    """The session of a platform user after a launch, their server started."""
+    session = client("browser")
+    request = begin(stack, session, platform)
+    reply = launch(stack, session, platform.id_token(platform.claims(request["nonce"], sub=sub,
+                                                                     preferred_username=username, **claims)),
+                   request["state"])
+    assert reply.status_code == 302, (reply.status_code, reply.text[:300])
+    session.login = logged_in_as(stack, session)
+    session.start_server()
+    return session
+
+
+def test_scores_of_an_nbgrader_cycle_reach_the_platforms_line_item(stack, client, platform):
+    """The launch declared a line item (a graded link); `hubsetup grades push` sends each
+    score there with one access token, as LTI 1.1's go to the outcome service."""
+    graded = {"custom": {"assignment": "ps1"}, "line_item": line_item(KEYSET_PORT, "ps1")}
+    teacher = launched(stack, client, platform, "sub-prof", "prof13", roles=[INSTRUCTOR])
+    right = launched(stack, client, platform, "sub-right", "right13", **graded)
+    wrong = launched(stack, client, platform, "sub-wrong", "wrong13", **graded)
+    course = course_of(stack, platform)
+    scores, _ = nbgrader_cycle.run_cycle(teacher, right, wrong, course)
+    pushed = stack.exec("hubsetup", "grades", "push", "--course", course, "--assignment", "ps1", check=False).stdout
+    assert "2 sent" in pushed.splitlines()[-1], pushed
+    stack.exec("hubsetup", "grades", "push", "--course", course, "--assignment", "ps1")  # again: a later timestamp
+    record = json.loads(stack.exec("cat", RECORD).stdout)
+    taken = record["scores"]["ps1"]
+    right_score, right_max = scores[right.login]
+    wrong_score, wrong_max = scores[wrong.login]
+    assert [s["scoreGiven"] for s in taken["sub-right"]] == [right_score / right_max] * 2
+    assert [s["scoreGiven"] for s in taken["sub-wrong"]] == [wrong_score / wrong_max] * 2
+    assert wrong_score < wrong_max
+    assert record["tokens"] == 2 and record["refused"] == []  # one token per push run, timestamps later

@@ -9,7 +9,7 @@ import time
 import jwt
 import pytest
 
-from harness.lti13_platform import CLAIM, INSTRUCTOR, Platform, serve_keyset
+from harness.lti13_platform import CLAIM, INSTRUCTOR, Platform, serve_platform
 from hubsetup.lti import lti13, lti13_keys, lti13_platforms, lti13_validator
 from hubsetup.lti.rules import LaunchError
 
@@ -25,7 +25,7 @@ def platform(tmp_path_factory):
     platform.keyset_file = str(folder / "jwks.json")
     platform.publish = lambda: open(platform.keyset_file, "w").write(json.dumps(platform.keyset()))  # noqa: E731
     platform.publish()
-    server = serve_keyset(KEYSET_PORT, platform.keyset_file)
+    server = serve_platform(KEYSET_PORT, platform.keyset_file)
     yield platform
     server.shutdown()
 

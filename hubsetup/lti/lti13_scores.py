@@ -1,0 +1,171 @@
+"""LTI 1.3 Assignment and Grade Services: a score posted to the line item the launch declared,
+with an access token the hub asks the platform for (OAuth 2 client credentials, a JWT signed
+with the hub's key), kept until shortly before it expires.
+
+A score is sent as a fraction (`scoreGiven` 0.0-1.0 of `scoreMaximum` 1.0, which the LMS scales
+to its line item's points), `FullyGraded`, with a timestamp later than any this process sent
+before: platforms ignore a score older than the one they have.
+"""
+
+import datetime
+import threading
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import jwt
+import requests
+
+from . import lti13_keys, lti13_platforms
+from .lti11_outcomes import FAILED, NOT_SCORED, Outcome, post_retrying
+
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TOKEN_MARGIN = 60  # seconds before its expiry a token is no longer used
+TIMEOUT = 15
+
+
+class ScoreError(Exception):
+    pass
+
+
+def line_item_of(claims):
+    """The line item URL of a launch whose platform lets the hub post scores to it, or ''."""
+    endpoint = claims.get(AGS_CLAIM)
+    if not isinstance(endpoint, dict) or not isinstance(endpoint.get("scope"), list):
+        return ""
+    line_item = endpoint.get("lineitem")
+    if SCORE_SCOPE not in endpoint["scope"] or not isinstance(line_item, str):
+        return ""
+    try:
+        lti13_platforms.check_url("lineitem", line_item)
+    except lti13_platforms.RegistrationError:
+        return ""  # a bearer token never goes to a plain http:// address elsewhere
+    return line_item
+
+
+def scores_url(line_item):
+    """The line item's scores endpoint: `/scores` after its path, its query kept."""
+    parts = urlsplit(line_item)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
+
+
+class AccessTokens:
+    """Tokens per (platform, scope), for the whole process."""
+
+    def __init__(self, clock=time.time):
+        self.clock, self.tokens, self.lock = clock, {}, threading.Lock()
+
+    def forget(self, platform, scope):
+        with self.lock:
+            self.tokens.pop((platform.key, scope), None)
+
+    def token(self, state_dir, platform, scope):
+        with self.lock:
+            token, expires = self.tokens.get((platform.key, scope), (None, 0))
+        if token and expires - TOKEN_MARGIN > self.clock():
+            return token
+        now = int(self.clock())
+        key = lti13_keys.public_jwk(state_dir)
+        assertion = jwt.encode(
+            {"iss": platform.client_id, "sub": platform.client_id, "aud": platform.token_url, "iat": now,
+             "exp": now + 300, "jti": uuid.uuid4().hex},
+            lti13_keys.tool_key(state_dir), algorithm="RS256", headers={"kid": key["kid"]})
+        try:
+            response = requests.post(platform.token_url, timeout=TIMEOUT, data={
+                "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": assertion, "scope": scope})
+        except requests.RequestException as error:
+            raise ScoreError(f"cannot reach the platform's token URL: {error.__class__.__name__}: {error}")
+        if response.status_code != 200:
+            raise ScoreError(f"the platform refused an access token: HTTP {response.status_code} "
+                             f"{response.text[:200]!r}")
+        try:
+            body = response.json()
+            token, lifetime = body["access_token"], int(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError):
+            raise ScoreError(f"the platform's token reply is not an access token: {response.text[:200]!r}")
+        with self.lock:
+            self.tokens[(platform.key, scope)] = (token, self.clock() + lifetime)
+        return token
+
+
+class Timestamps:
+    """ISO 8601 times, each later than the one before in this process."""
+
+    def __init__(self):
+        self.last, self.lock = None, threading.Lock()
+
+    def next(self):
+        with self.lock:
+            now = datetime.datetime.now(datetime.timezone.utc)
+            if self.last is not None and now <= self.last:
+                now = self.last + datetime.timedelta(microseconds=1)
+            self.last = now
+        return now.isoformat(timespec="microseconds")
+
+
+TOKENS, TIMESTAMPS = AccessTokens(), Timestamps()
+
+
+def score_body(user_id, score, timestamp):
+    if not 0.0 <= score <= 1.0:
+        raise ValueError(f"score {score} is outside 0.0-1.0")
+    return {"userId": user_id, "scoreGiven": score, "scoreMaximum": 1.0, "activityProgress": "Completed",
+            "gradingProgress": "FullyGraded", "timestamp": timestamp}
+
+
+def _verdict(response, attempt):
+    if response.status_code in (200, 201, 202, 204):
+        return Outcome(True, f"score taken by the line item (HTTP {response.status_code})", attempt)
+    return Outcome(False, f"LMS answered HTTP {response.status_code}: {response.text[:200]!r}", attempt)
+
+
+class LTI13Sender:
+    """The grade of an LTI 1.3 launch, to its line item (hubsetup.grades' sender interface)."""
+
+    protocol = "lti13"
+
+    def __init__(self, state_dir, tokens=TOKENS, timestamps=TIMESTAMPS):
+        self.state_dir, self.tokens, self.timestamps = state_dir, tokens, timestamps
+        self._platforms = None
+
+    @property
+    def platforms(self):
+        """Read at the first LTI 1.3 score: a push of LTI 1.1 scores never depends on them."""
+        if self._platforms is None:
+            self._platforms = {p.key: p for p in lti13_platforms.load_platforms(self.state_dir).values()}
+        return self._platforms
+
+    @classmethod
+    def of_hub(cls, settings):
+        return cls(settings.state_dir)
+
+    def cannot_send(self, launch):
+        if not launch["score_url"] or not launch["score_for"]:
+            return NOT_SCORED, "the LMS link declares no line item (is the component graded?)"
+        if launch["consumer_key"] not in self.platforms:
+            return FAILED, f"the LTI 1.3 platform {launch['consumer_key']!r} is no longer registered"
+        return None
+
+    def destination(self, launch):
+        return scores_url(launch["score_url"])
+
+    def send(self, launch, score):
+        platform = self.platforms[launch["consumer_key"]]
+        body = score_body(launch["score_for"], score, self.timestamps.next())
+        url = scores_url(launch["score_url"])
+        for attempt in (1, 2):  # a token the platform no longer takes is asked for again, once
+            try:
+                token = self.tokens.token(self.state_dir, platform, SCORE_SCOPE)
+            except ScoreError as error:
+                return Outcome(False, str(error))
+            outcome = post_retrying(
+                lambda: requests.post(url, json=body, timeout=TIMEOUT, headers={
+                    "Authorization": f"Bearer {token}", "Content-Type": SCORE_TYPE}),
+                _verdict)
+            if outcome.ok or "HTTP 401" not in outcome.detail or attempt == 2:
+                return outcome
+            self.tokens.forget(platform, SCORE_SCOPE)

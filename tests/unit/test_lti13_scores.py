@@ -1,0 +1,108 @@
+"""LTI 1.3 scores (Assignment and Grade Services) to a platform of our own on loopback: its
+token endpoint checks the hub's signed assertion against the hub's published keyset, its
+scores endpoint checks the token and the score, and records what it took."""
+
+import json
+
+import pytest
+
+from harness.lti13_platform import Platform, line_item, serve_platform
+from hubsetup.lti import lti13_keys, lti13_platforms, lti13_scores
+from hubsetup.lti.lti11_outcomes import FAILED, NOT_SCORED
+
+PORT = 19_872
+
+
+@pytest.fixture
+def lms(tmp_path):
+    """(platform, registration, record reader, state dir): a platform taking scores from the hub."""
+    state = tmp_path / "state"
+    platform = Platform("https://lms.example.org", port=PORT)
+    (tmp_path / "jwks.json").write_text(json.dumps(platform.keyset()))
+    (tmp_path / "tool.json").write_text(json.dumps(lti13_keys.keyset(str(state))))
+    server = serve_platform(PORT, str(tmp_path / "jwks.json"), str(tmp_path / "record.json"),
+                            str(tmp_path / "tool.json"), platform.client_id)
+    registration = lti13_platforms.add_platform(str(state), lti13_platforms.Platform(
+        platform.issuer, platform.client_id, ["1"], platform.keyset_url, platform.login_url, platform.token_url))
+    yield registration, lambda: json.loads((tmp_path / "record.json").read_text()), str(state), tmp_path
+    server.shutdown()
+    server.server_close()
+
+
+def sender(state):
+    return lti13_scores.LTI13Sender(state, tokens=lti13_scores.AccessTokens(), timestamps=lti13_scores.Timestamps())
+
+
+def launch(registration, user="sub-1", item="ps1"):
+    return {"consumer_key": registration.key, "score_url": line_item(PORT, item), "score_for": user}
+
+
+def test_scores_reach_the_line_item_with_one_token_and_later_timestamps(lms):
+    registration, recorded, state, _ = lms
+    scores = sender(state)
+    assert scores.cannot_send(launch(registration)) is None
+    assert scores.send(launch(registration), 0.75).ok
+    assert scores.send(launch(registration), 1.0).ok
+    assert scores.send(launch(registration, user="sub-2"), 0.0).ok
+    record = recorded()
+    assert record["tokens"] == 1 and record["refused"] == []
+    taken = record["scores"]["ps1"]
+    assert [(s["scoreGiven"], s["scoreMaximum"]) for s in taken["sub-1"]] == [(0.75, 1.0), (1.0, 1.0)]
+    assert taken["sub-1"][0]["timestamp"] < taken["sub-1"][1]["timestamp"]
+    assert taken["sub-2"][0]["gradingProgress"] == "FullyGraded"
+
+
+def test_a_token_the_platform_forgot_is_asked_for_again(lms):
+    registration, recorded, state, tmp_path = lms
+    scores = sender(state)
+    assert scores.send(launch(registration), 0.5).ok
+    # the platform restarts: its tokens are gone
+    record_file = str(tmp_path / "record.json")
+    lms_again = Platform(registration.issuer, port=PORT + 1)
+    server = serve_platform(PORT + 1, str(tmp_path / "jwks.json"), record_file, str(tmp_path / "tool.json"),
+                            registration.client_id)
+    try:
+        moved = lti13_platforms.Platform(registration.issuer, registration.client_id, ["1"], lms_again.keyset_url,
+                                         lms_again.login_url, lms_again.token_url)
+        lti13_platforms.add_platform(state, moved, replace=True)
+        scores = lti13_scores.LTI13Sender(state, tokens=scores.tokens)  # the old token, cached
+        sent = scores.send(dict(launch(registration), score_url=line_item(PORT + 1, "ps1")), 0.5)
+        assert sent.ok, sent.detail
+        assert recorded()["tokens"] == 1 and "no valid access token" in recorded()["refused"][0]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_tool_whose_key_the_platform_does_not_know_gets_no_token_and_says_so(lms):
+    registration, recorded, state, tmp_path = lms
+    (tmp_path / "tool.json").write_text(json.dumps(Platform("x").keyset()))  # another key entirely
+    sent = sender(state).send(launch(registration), 0.5)
+    assert not sent.ok and "refused an access token: HTTP 401" in sent.detail
+    assert "client assertion refused" in recorded()["refused"][0]
+
+
+def test_launches_that_cannot_be_scored_say_why(lms):
+    registration, _, state, _ = lms
+    scores = sender(state)
+    assert scores.cannot_send(dict(launch(registration), score_url=""))[0] == NOT_SCORED
+    status, why = scores.cannot_send(dict(launch(registration), consumer_key="lti13|https://gone|c"))
+    assert status == FAILED and "no longer registered" in why
+
+
+@pytest.mark.parametrize("endpoint, found", [
+    ({"scope": [lti13_scores.SCORE_SCOPE], "lineitem": "https://lms.example.org/li/1"}, "https://lms.example.org/li/1"),
+    ({"scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"], "lineitem": "https://l/li/1"}, ""),
+    ({"scope": [lti13_scores.SCORE_SCOPE]}, ""),
+    ({"scope": [lti13_scores.SCORE_SCOPE], "lineitem": "http://elsewhere.example.org/li/1"}, ""),
+    ({"scope": lti13_scores.SCORE_SCOPE, "lineitem": "https://lms.example.org/li/1"}, ""),
+    ("not a dict", ""),
+])
+def test_the_line_item_is_taken_only_where_the_platform_allows_scores(endpoint, found):
+    assert lti13_scores.line_item_of({lti13_scores.AGS_CLAIM: endpoint}) == found
+
+
+def test_the_scores_endpoint_keeps_the_line_items_query():
+    assert lti13_scores.scores_url("https://lms/c/1/lineitems/7/lineitem?type_id=3") == \
+        "https://lms/c/1/lineitems/7/lineitem/scores?type_id=3"
+    assert lti13_scores.scores_url("https://lms/li/7/") == "https://lms/li/7/scores"
