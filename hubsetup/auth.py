@@ -247,7 +247,7 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
         _gradebook_names.add(course)
         model["auth_state"] = dict(auth_state, hub_course=course)
         self.log.info(
-            "%s launch: %s as %s in %s (%s)", launch.protocol.upper(), login,
+            "LTI launch (%s): %s as %s in %s (%s)", launch.protocol, login,
             "instructor" if launch.instructor else "student", course, launch.consumer_key,
         )
         return model

@@ -153,6 +153,21 @@ def lti13_remove(args, settings):
     print(f"removed {args.issuer} (client id {args.client_id}): its launches are refused from now on")
 
 
+def lti13_rotate_key(args, settings):
+    from .lti import lti13_keys
+
+    kid = lti13_keys.rotate(settings.state_dir)
+    print(f"the hub now signs with key {kid}; the previous key stays in /hub/lti13/jwks until the next rotation "
+          "or `hubsetup lti13 forget-previous-key`")
+
+
+def lti13_forget_previous_key(args, settings):
+    from .lti import lti13_keys
+
+    print("the previous key is out of /hub/lti13/jwks" if lti13_keys.forget_previous(settings.state_dir)
+          else "there is no previous key")
+
+
 def lti_link(args, settings):
     """Let launches of one LMS user, from one consumer, log in as an existing account."""
     consumers = lti_consumers.all_consumers(settings.state_dir, settings.lti_consumers)
@@ -383,6 +398,12 @@ def parser():
     remove.add_argument("--issuer", required=True)
     remove.add_argument("--client-id", required=True)
     remove.set_defaults(func=lti13_remove)
+
+    rotate = lti13_commands.add_parser("rotate-key", help="sign with a new key pair (the previous one stays "
+                                                          "published until the next rotation)")
+    rotate.set_defaults(func=lti13_rotate_key)
+    forget = lti13_commands.add_parser("forget-previous-key", help="take the previous key out of the published keyset")
+    forget.set_defaults(func=lti13_forget_previous_key)
 
     materials_parser = commands.add_parser("materials", help="course materials: lessons, data files, images")
     materials_commands = materials_parser.add_subparsers(dest="action", required=True)

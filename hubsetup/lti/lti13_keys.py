@@ -1,6 +1,8 @@
 """The hub's own LTI 1.3 key pair (RSA 2048), made once into the hub-state volume (readable by
-root alone), and the public keyset platforms fetch to check what the hub signs (Deep Linking
-responses, grade-service token requests)."""
+root alone), and the public keyset platforms fetch to check what the hub signs (grade-service
+token requests). `hubsetup lti13 rotate-key` makes a new pair; the previous public key stays in
+the keyset until the next rotation, so a platform holding something signed just before still
+finds its key."""
 
 import base64
 import hashlib
@@ -9,6 +11,7 @@ import os
 import threading
 
 KEY_FILE = "lti13_tool_key.pem"
+PREVIOUS_KEY_FILE = "lti13_tool_key.previous.pem"
 _making = threading.Lock()
 
 
@@ -16,6 +19,13 @@ def _thumbprint(jwk):
     """RFC 7638: the key's id is the hash of its public members, so it names this key only."""
     members = json.dumps({name: jwk[name] for name in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest()).rstrip(b"=").decode()
+
+
+def _load(path):
+    from cryptography.hazmat.primitives import serialization
+
+    with open(path, "rb") as pem:
+        return serialization.load_pem_private_key(pem.read(), password=None)
 
 
 def tool_key(state_dir):
@@ -34,17 +44,42 @@ def tool_key(state_dir):
             with os.fdopen(fd, "wb") as out:
                 out.write(pem)
             os.replace(path + ".tmp", path)
-    with open(path, "rb") as pem:
-        return serialization.load_pem_private_key(pem.read(), password=None)
+    return _load(path)
 
 
-def public_jwk(state_dir):
+def _public(key):
     from jwt.algorithms import RSAAlgorithm
 
-    jwk = RSAAlgorithm.to_jwk(tool_key(state_dir).public_key(), as_dict=True)
+    jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
     return {**jwk, "kid": _thumbprint(jwk), "alg": "RS256", "use": "sig"}
 
 
+def public_jwk(state_dir):
+    return _public(tool_key(state_dir))
+
+
 def keyset(state_dir):
-    """The JSON Web Key Set published at /hub/lti13/jwks."""
-    return {"keys": [public_jwk(state_dir)]}
+    """The JSON Web Key Set published at /hub/lti13/jwks: the key in use, and the previous one."""
+    keys = [public_jwk(state_dir)]
+    previous = os.path.join(state_dir, PREVIOUS_KEY_FILE)
+    if os.path.exists(previous):
+        keys.append(_public(_load(previous)))
+    return {"keys": keys}
+
+
+def rotate(state_dir):
+    """A new key pair in use; the one it replaces becomes the previous (and the previous before
+    it is dropped). Returns the new key's id."""
+    tool_key(state_dir)  # there is one to replace
+    with _making:
+        os.replace(os.path.join(state_dir, KEY_FILE), os.path.join(state_dir, PREVIOUS_KEY_FILE))
+    return public_jwk(state_dir)["kid"]
+
+
+def forget_previous(state_dir):
+    """The previous key out of the keyset (once no platform can hold anything it signed)."""
+    try:
+        os.unlink(os.path.join(state_dir, PREVIOUS_KEY_FILE))
+    except FileNotFoundError:
+        return False
+    return True

@@ -271,3 +271,16 @@ def test_the_tool_key_is_made_once_private_and_only_its_public_half_published(tm
     signed = jwt.encode({"x": 1}, lti13_keys.tool_key(str(tmp_path)), algorithm="RS256", headers={"kid": key["kid"]})
     public = jwt.PyJWK(key).key
     assert jwt.decode(signed, public, algorithms=["RS256"]) == {"x": 1}
+
+
+def test_a_rotated_key_signs_from_then_on_and_the_previous_stays_published_until_forgotten(tmp_path):
+    state = str(tmp_path)
+    first = lti13_keys.public_jwk(state)["kid"]
+    second = lti13_keys.rotate(state)
+    assert second != first and lti13_keys.public_jwk(state)["kid"] == second
+    assert [key["kid"] for key in lti13_keys.keyset(state)["keys"]] == [second, first]
+    third = lti13_keys.rotate(state)
+    assert [key["kid"] for key in lti13_keys.keyset(state)["keys"]] == [third, second]  # the oldest dropped
+    assert os.stat(tmp_path / lti13_keys.PREVIOUS_KEY_FILE).st_mode & 0o077 == 0
+    assert lti13_keys.forget_previous(state) and not lti13_keys.forget_previous(state)
+    assert [key["kid"] for key in lti13_keys.keyset(state)["keys"]] == [third]
