@@ -29,6 +29,7 @@ import sys
 
 from bench_common import ADMIN, REPO, RESULTS, Compose  # first: it puts the repo, and so harness/, on sys.path
 import bench_grading
+import bench_launch
 import bench_modes  # noqa: I001
 from bench_storm import replot_command, storm_command, table_command, wait_healthy
 from bench_sync import sync_command
@@ -125,6 +126,7 @@ def parser():
 
     bench_modes.add_parser(commands, positive)
     bench_grading.add_parser(commands, positive)
+    bench_launch.add_parser(commands, positive)
 
     table = commands.add_parser("table", help="a Markdown table of storm results, one column per run")
     table.add_argument("dirs", nargs="+", help="storms' results folders")

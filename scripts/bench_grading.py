@@ -148,6 +148,8 @@ def grading_command(args):
     records = probe.stop()
     before = [r for r in records if r[0] < started]
     during = [r for r in records if started <= r[0] <= started + max(arrived.values(), default=0)]
+    # The students' own 50 `nbgrader submit`s load the machine first; then only the grading does.
+    grading = [r for r in during if r[0] >= submitted]
     result = {
         "run": run_id, "submissions": len(students), "at_lms": len(arrived),
         "submit_seconds": round(submitted - started, 1),
@@ -155,6 +157,7 @@ def grading_command(args):
         "score_arrival": figures(list(arrived.values())),
         "probe_api_before": figures([r[1] for r in before]),
         "probe_api_during": figures([r[1] for r in during]),
+        "probe_api_after_the_submits": figures([r[1] for r in grading]),
         "probe_failures_during": [r[2] for r in during if r[2] != 200],
     }
     out = args.out or os.path.join(RESULTS, f"grading-{len(students)}-{timestamp()}")

@@ -27,3 +27,16 @@ def test_small_storm_reaches_every_kernel_and_writes_its_results(stack, tmp_path
     # the floor's and the students' servers are stopped again
     assert result["cleanup"]["servers_stopped"] == USERS + 1 and not result["cleanup"]["still_running"]
     assert result["cleanup"]["system_users_removed"] == USERS + 1, result["cleanup"]
+
+
+def test_the_launch_bench_times_both_protocols_and_writes_its_results(stack, tmp_path):
+    out = tmp_path / "launch"
+    command = [os.path.join(REPO, "scripts", "bench"), "launch", "--users", "2", "--url", stack.url,
+               "--project", stack.project, "--out", str(out)]
+    run = subprocess.run(command, env=stack.env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads((out / "result.json").read_text())
+    for protocol in ("lti11", "lti13"):
+        assert result[protocol]["alone"]["failed"] == result[protocol]["at_once"]["failed"] == 0, result
+        assert result[protocol]["at_once"]["n"] == 2 and result[protocol]["at_once"]["max"] > 0
+    assert "LTI launch (lti13)" in stack.logs()
