@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Course unit: Data Science 101</title></head>
 <body style="font-family:sans-serif">
 <h2>Data Science 101 &mdash; Unit 1</h2>
-<form id="launch" action="{action}" method="post" target="lti-frame">{fields}</form>
+<form id="launch" action="{action}" method="post" target="{target}">{fields}</form>
 <iframe name="lti-frame" id="lti-frame" style="width:100%;height:720px;border:1px solid #888"
   allow="clipboard-read; clipboard-write"></iframe>
 <script>document.getElementById("launch").submit();</script>
@@ -32,7 +32,10 @@ def make_certificate(folder):
 
 
 class LmsPage:
-    """`launches` maps a path to a function giving the signed launch form's fields."""
+    """`launches` maps a path to a function of the query giving the signed launch form's fields
+    (posted to `action` in the page's frame), or (action, fields, target): an LTI 1.3
+    platform's pages post its login initiation into the frame and, at its authentication URL,
+    the id_token to the tool in the same frame (`_self`)."""
 
     def __init__(self, folder, port, action):
         self.action, self.launches = action, {}
@@ -45,11 +48,13 @@ class LmsPage:
                     self.send_error(404)
                     return
                 query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                made = make(**query)
+                action, values, target = made if isinstance(made, tuple) else (owner.action, made, "lti-frame")
                 fields = "".join(
                     f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                    for k, v in make(**query).items()
+                    for k, v in values.items()
                 )
-                body = PAGE.format(action=html.escape(owner.action), fields=fields).encode()
+                body = PAGE.format(action=html.escape(action), fields=fields, target=html.escape(target)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))

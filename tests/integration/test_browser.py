@@ -1,4 +1,5 @@
-"""edX shows LTI components inline: the hub in an LMS iframe over HTTPS, in a real browser.
+"""edX shows LTI components inline: the hub in an LMS iframe over HTTPS, in a real browser
+(LTI 1.1 launches, and LTI 1.3's login, authentication and launch round trip).
 
 Chromium from Debian, driven by Playwright (no browser download). The hub runs behind the
 compose `https` profile's Caddy with its internal CA; the LMS page is ours, on another origin.
@@ -13,6 +14,7 @@ import pytest
 
 from harness import edx
 from harness.lms_page import LmsPage
+from harness.lti13_platform import Platform
 from harness.stack import REPO, HubClient, run, wait_until
 
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
@@ -308,3 +310,56 @@ def test_edx_units_open_their_lessons_and_the_students_edit_survives_the_teacher
     page.screenshot(path=os.path.join(ARTIFACTS, "lms-lesson2.png"))
     assert "my answer" in stack.exec("cat", f"{home}/lesson1.ipynb").stdout
     assert stack.exec("test", "-f", f"{home}/data/prices.csv", check=False).returncode == 0
+
+
+LTI13_KEYSET_PORT = 9996
+LTI13_SCRIPT, LTI13_KEYSET = "/srv/browser-lti13-platform.py", "/srv/browser-lti13-jwks.json"
+
+
+@pytest.fixture(scope="module")
+def lti13_units(stack, https_hub, lms):
+    """The LMS as an LTI 1.3 platform: its unit pages post the login initiation into their
+    frame (or the whole page), and its authentication URL (on the LMS's own origin, where the
+    browser goes) answers with the id_token posted back in the same place. Its keyset is served
+    in the hub's container, where the hub fetches it."""
+    platform = Platform(LMS, port=LTI13_KEYSET_PORT)
+    platform.login_url = LMS + "/auth"
+    stack.compose("cp", os.path.join(REPO, "harness", "lti13_platform.py"), f"hub:{LTI13_SCRIPT}")
+    stack.exec("sh", "-c", f"cat > {LTI13_KEYSET}", input=json.dumps(platform.keyset()))
+    stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", LTI13_SCRIPT, str(LTI13_KEYSET_PORT), LTI13_KEYSET)
+    stack.exec("hubsetup", "lti13", "add", *platform.registration())
+
+    def unit(target):
+        return lambda: (HUB + "/hub/lti13/login", platform.login(HUB + "/hub/lti13/launch", login_hint="inline13"),
+                        target)
+
+    def auth(state, nonce, redirect_uri, login_hint, **request):
+        assert redirect_uri == HUB + "/hub/lti13/launch" and request["client_id"] == platform.client_id
+        claims = platform.claims(nonce, sub="sub-" + login_hint, preferred_username=login_hint,
+                                 custom={"next": "/hub/user-redirect/lab"})
+        return redirect_uri, {"id_token": platform.id_token(claims), "state": state}, "_self"
+
+    lms.launches.update({"/unit13": unit("lti-frame"), "/unit13-window": unit("_self"), "/auth": auth})
+    yield platform
+    stack.exec("pkill", "-f", LTI13_SCRIPT, check=False)
+    stack.exec("hubsetup", "lti13", "remove", "--issuer", platform.issuer, "--client-id", platform.client_id)
+
+
+def test_an_lti13_launch_opens_jupyterlab_inside_the_lms_iframe(stack, lti13_units, profile_browser):
+    page = profile_browser.new_page()
+    page.goto(LMS + "/unit13")
+    frame = page.frame(name="lti-frame")
+    frame.wait_for_selector(".jp-LabShell", timeout=120_000)
+    assert frame.url.startswith(HUB + "/user/inline13/lab"), frame.url
+    page.screenshot(path=os.path.join(ARTIFACTS, "lms-iframe-lti13.png"))
+    cookies = {c["name"]: c for c in profile_browser.cookies(HUB)}
+    assert cookies["jupyterhub-session-id"]["sameSite"] == "None" and cookies["jupyterhub-session-id"]["secure"]
+
+
+def test_an_lti13_launch_in_a_window_of_its_own(stack, lti13_units, private_browser):
+    """As an LMS's "open in a new window": first-party all the way, so even a browser that
+    blocks third-party cookies gets JupyterLab."""
+    page = private_browser.new_page()
+    page.goto(LMS + "/unit13-window")
+    page.wait_for_selector(".jp-LabShell", timeout=120_000)
+    assert page.url.startswith(HUB + "/user/inline13/lab"), page.url
