@@ -19,11 +19,15 @@ from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler, LTI11Confi
 from ltiauthenticator.utils import convert_request_to_dict
 from tornado.web import HTTPError
 
-from . import courses, gradebook_names, registry
-from .lti import framed_launch, lti11, lti11_validator, lti13, lti13_keys, lti13_platforms, lti13_validator, rules
+from . import as_instructor, courses, gradebook_names, registry
+from .lti import (framed_launch, lti11, lti11_validator, lti13, lti13_deep_linking, lti13_keys, lti13_platforms,
+                  lti13_validator, rules)
 from .lti.consumers import all_consumers
 from .lti.launch import apply_launch
+from .keys import ensure_secret
 from .settings import current as current_settings
+
+LTI13_STATE_KEY = "lti13-states.key"  # signs LTI 1.3 login states (hubsetup.lti.lti13_validator)
 
 # Creating users rewrites /etc and makes homes: one at a time, and off the hub's event loop.
 _system_changes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubsetup-users")
@@ -74,18 +78,63 @@ class LTI13LaunchHandler(LaunchHandler):
     """POST /hub/lti13/launch: the platform's form post of the id_token and state, verified
     before anything else; then as an LTI 1.1 launch."""
 
-    verified = None  # (Launch, claims) once the id_token passed every check
+    verified = None  # (Launch, claims, platform) once the id_token passed every check
 
     async def post(self):
         try:
+            # Before any work: a launch posted from a site that is not one of the LMSs
+            rules.check_origin(self.request.headers.get("Origin"), current_settings().frame_origins,
+                               f"{self.request.protocol}://{self.request.host}")
             self.verified = await asyncio.get_running_loop().run_in_executor(
                 None, self.authenticator.verify_lti13, self.get_body_argument("id_token", ""),
                 self.get_body_argument("state", ""))
         except rules.LaunchError as error:
-            self.log.warning("LTI 1.3 launch refused: %s (%s)", error, self.request.remote_ip)
+            self.log.warning("LTI 1.3 launch refused: %r (%s)", str(error), self.request.remote_ip)
             raise HTTPError(error.status, str(error))
-        args = lti13.target_args(self.verified[1])
+        launch, claims, platform = self.verified
+        if claims[lti13_validator.CLAIM + "message_type"] == lti13_validator.DEEP_LINKING_REQUEST:
+            return await self.offer_content(launch, claims, platform)
+        args = lti13.target_args(claims)
         await self.log_in_and_open(args, args.get("custom_next", ""))
+
+    async def offer_content(self, launch, claims, platform):
+        """A Deep Linking request: the teacher logged in, then shown what of their course the
+        link may open."""
+        if not launch.instructor:
+            raise HTTPError(403, "only a course's teachers add content to it from the LMS (Deep Linking)")
+        user = await self.login_user()
+        if user is None:
+            raise HTTPError(403, "LTI launch not allowed")
+        course = ((await user.get_auth_state()) or {}).get("hub_course", "")
+        found = await asyncio.get_running_loop().run_in_executor(None, self.authenticator.deep_link_choices,
+                                                                 user.name, course)
+        request = lti13_deep_linking.Request(platform, claims[lti13_validator.CLAIM + "deployment_id"],
+                                             lti13_validator.deep_linking_settings(claims), course,
+                                             lti13_deep_linking.offered(found))
+        key = self.authenticator.lti13_deep_links.put(request)
+        self.finish(lti13_deep_linking.picker_page(key, request, lti13_url(self, "deep-link")))
+
+
+class LTI13DeepLinkHandler(BaseHandler):
+    """POST /hub/lti13/deep-link: the teacher's choice, answered with the signed response the
+    browser posts back to the LMS."""
+
+    def check_xsrf_cookie(self):
+        return  # the request's one-time key, which only the picker page had, is the proof
+
+    def post(self):
+        try:
+            request = self.authenticator.lti13_deep_links.take(self.get_body_argument("request", ""))
+            kind, name = self.get_body_argument("kind", ""), self.get_body_argument("name", "")
+            points = lti13_deep_linking.chosen(request, kind, name)
+        except rules.LaunchError as error:
+            self.log.warning("LTI 1.3 Deep Linking refused: %r (%s)", str(error), self.request.remote_ip)
+            raise HTTPError(error.status, str(error))
+        item = lti13_deep_linking.content_item(kind, name, points, lti13_url(self, "launch"))
+        token = lti13_deep_linking.response_token(current_settings().state_dir, request, item)
+        self.log.info("LTI 1.3 Deep Linking: %s %s of %s linked in %s", kind, name, request.course,
+                      request.platform.issuer)
+        self.finish(lti13_deep_linking.response_page(request.settings["deep_link_return_url"], token))
 
 
 class LTI13LoginHandler(BaseHandler):
@@ -109,7 +158,7 @@ class LTI13LoginHandler(BaseHandler):
                                                self.authenticator.lti13_states, lti13_url(self, "launch"),
                                                self.request.host)
         except rules.LaunchError as error:
-            self.log.warning("LTI 1.3 login refused: %s (%s)", error, self.request.remote_ip)
+            self.log.warning("LTI 1.3 login refused: %r (%s)", str(error), self.request.remote_ip)
             raise HTTPError(error.status, str(error))
         self.redirect(url)
 
@@ -124,7 +173,7 @@ class LTI13KeysetHandler(BaseHandler):
 
     def get(self):
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(lti13_keys.keyset(current_settings().state_dir)))
+        self.finish(json.dumps(lti13_keys.published_keyset(current_settings().state_dir)))
 
 
 class LTI13ConfigHandler(BaseHandler):
@@ -138,6 +187,7 @@ class LTI13ConfigHandler(BaseHandler):
             "target_link_uri": lti13_url(self, "launch"),
             "redirect_uris": [lti13_url(self, "launch")],
             "jwks_uri": lti13_url(self, "jwks"),
+            "deep_linking_url": lti13_url(self, "launch"),
         }, indent=2))
 
 
@@ -172,6 +222,7 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
             ("/lti13/launch", LTI13LaunchHandler),
             ("/lti13/jwks", LTI13KeysetHandler),
             ("/lti13/config", LTI13ConfigHandler),
+            ("/lti13/deep-link", LTI13DeepLinkHandler),
         ]
 
     def user_model(self, login):
@@ -185,7 +236,7 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
     def lti13_states(self):
         """Logins begun and not finished, for the whole hub process."""
         if not hasattr(self, "_lti13_states"):
-            self._lti13_states = lti13_validator.LoginStates()
+            self._lti13_states = lti13_validator.LoginStates(ensure_secret(self.settings.state_dir, LTI13_STATE_KEY))
         return self._lti13_states
 
     @property
@@ -194,22 +245,42 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
             self._lti13_keysets = lti13_validator.Keysets()
         return self._lti13_keysets
 
+    @property
+    def lti13_deep_links(self):
+        """Deep Linking requests waiting for the teacher's choice."""
+        if not hasattr(self, "_lti13_deep_links"):
+            self._lti13_deep_links = lti13_deep_linking.Requests()
+        return self._lti13_deep_links
+
+    def deep_link_choices(self, login, course):
+        """What the teacher may link, read as them (their course's files are theirs)."""
+        with registry.connect(self.settings.registry_path, write=False) as db:
+            uid = registry.active_user(db, login)["uid"]
+            groups = registry.courses(db)[course]
+        output = as_instructor.run(
+            self.settings, (login, uid), groups["instructor_gid"], "hubsetup.lti.deep_link_choices",
+            {"course": course, "exchange": self.settings.exchange_root,
+             "course_dir": courses.course_dir(self.settings, course)},
+            timeout=120, extra_groups=[groups["student_gid"]])
+        return json.loads(output.splitlines()[-1])
+
     def lti13_platforms(self):
         # Re-read at each login: one added with `hubsetup lti13 add` needs no restart.
         return lti13_platforms.load_platforms(self.settings.state_dir)
 
     def verify_lti13(self, id_token, state):
-        """(Launch, claims) of an id_token that passed every check (blocking: the platform's
-        keyset may be fetched); LaunchError otherwise."""
+        """(Launch, claims, platform) of an id_token that passed every check (blocking: the
+        platform's keyset may be fetched); LaunchError otherwise."""
         login = self.lti13_states.take(state)
         _, claims = lti13_validator.unverified(id_token)
         platform = lti13.platform_of(self.lti13_platforms(), claims.get("iss"), login.client_id)
         claims = lti13_validator.verify_id_token(id_token, platform, login, self.lti13_keysets)
-        return lti13.launch_of(claims, platform), claims
+        self.lti13_states.spend(login)
+        return lti13.launch_of(claims, platform), claims, platform
 
     async def authenticate(self, handler, data=None):
         if isinstance(handler, LTI13LaunchHandler):
-            launch, _ = handler.verified
+            launch = handler.verified[0]
             return await self.log_in_launch(launch, {"lti13_sub": launch.lti_user, "issuer": launch.consumer_key})
         if isinstance(handler, LTI11AuthenticateHandler):
             return await self.authenticate_launch(handler)

@@ -8,13 +8,15 @@ from ..person_names import person_name
 from .launch import Launch
 from .lti13_scores import line_item_of
 from .lti13_validator import CLAIM
-from .rules import LaunchError, is_instructor
+from .rules import LaunchError
 
 LOGIN_REQUIRED = ("iss", "login_hint", "target_link_uri")
 
 
 def platform_of(platforms, issuer, client_id):
     """The registration of (issuer, client id); without a client id, the issuer's only one."""
+    if not isinstance(issuer, str) or not isinstance(client_id or "", str):
+        raise LaunchError(400, "the issuer and client id must be strings")
     if client_id:
         platform = platforms.get((issuer, client_id))
     else:
@@ -62,6 +64,31 @@ def target_args(claims):
     return {f"custom_{name}": str(value) for name, value in custom.items() if isinstance(name, str)}
 
 
+MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
+# Roles in the course (context) that teach it; institution and system roles say nothing of this
+# course, and a Mentor (an observer: a parent, a tutor) does not teach it.
+TEACHING = {"Instructor", "Administrator", "ContentDeveloper"}
+
+
+def teaches(roles):
+    """True for a course role that teaches: Instructor (and its sub-roles, TeachingAssistant...),
+    Administrator or ContentDeveloper, as a membership URI or the short name LTI 1.3 allows."""
+    for role in roles:
+        if not isinstance(role, str):
+            continue
+        if role in TEACHING or role.startswith(MEMBERSHIP + "/Instructor#"):
+            return True
+        if role.startswith(MEMBERSHIP + "#") and role[len(MEMBERSHIP) + 1:] in TEACHING:
+            return True
+    return False
+
+
+def resource_link_id(claims):
+    link = claims.get(CLAIM + "resource_link")
+    # A Deep Linking request comes from no link yet.
+    return str(link.get("id")) if isinstance(link, dict) and link.get("id") else "deep-linking"
+
+
 def launch_of(claims, platform):
     """The Launch of a verified id_token. The person is `sub` of this platform's registration
     (the registry's key names the issuer and client); their login comes from the name the
@@ -75,8 +102,8 @@ def launch_of(claims, platform):
         consumer_key=platform.key,
         lti_user=sub,
         context_id=str(context.get("id") or "lti13-" + platform.client_id),
-        instructor=is_instructor(",".join(role for role in roles if isinstance(role, str))),
-        resource_link_id=str(claims[CLAIM + "resource_link"]["id"]),
+        instructor=teaches(roles),
+        resource_link_id=resource_link_id(claims),
         assignment=custom.get("custom_assignment", ""),
         score_url=line_item_of(claims),
         score_for=sub,

@@ -67,6 +67,25 @@ def keyset(state_dir):
     return {"keys": keys}
 
 
+_published = {}  # state_dir -> (the key files' times, keyset)
+
+
+def published_keyset(state_dir):
+    """`keyset`, made again only when a key file changed: /hub/lti13/jwks answers anyone, and
+    loading a private key costs tens of milliseconds of the hub's event loop."""
+    tool_key(state_dir)  # made first: its file's time is part of what the cache goes by
+    times = []
+    for name in (KEY_FILE, PREVIOUS_KEY_FILE):
+        try:
+            times.append(os.stat(os.path.join(state_dir, name)).st_mtime_ns)
+        except FileNotFoundError:
+            times.append(None)
+    cached = _published.get(state_dir)
+    if cached is None or cached[0] != times:
+        cached = _published[state_dir] = (times, keyset(state_dir))
+    return cached[1]
+
+
 def rotate(state_dir):
     """A new key pair in use; the one it replaces becomes the previous (and the previous before
     it is dropped). Returns the new key's id."""

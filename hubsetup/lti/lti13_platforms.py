@@ -54,6 +54,8 @@ def check_url(name, value, issuer=False):
     if parts.username or parts.password:
         raise RegistrationError(f"--{name} {value!r}: may not carry a user name or password")
     if issuer:
+        if "|" in value:
+            raise RegistrationError(f"--issuer {value!r}: may not contain '|'")
         if parts.query or parts.fragment:
             raise RegistrationError(f"--issuer {value!r}: an issuer has no query or fragment")
         if value.endswith("/"):
@@ -61,12 +63,12 @@ def check_url(name, value, issuer=False):
                                     f"exactly: {value.rstrip('/')!r} is the usual form)")
 
 
-TOKEN_FIELD = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
+TOKEN_FIELD = re.compile(r"[\x21-\x7b\x7d\x7e]{1,255}")  # printable ASCII but '|' (the key's separator), no spaces
 
 
 def check_token_field(name, value):
     if not isinstance(value, str) or not TOKEN_FIELD.fullmatch(value):
-        raise RegistrationError(f"--{name} {value!r}: 1 to 255 printable characters, no spaces")
+        raise RegistrationError(f"--{name} {value!r}: 1 to 255 printable characters, no spaces or '|'")
 
 
 def checked(platform):

@@ -6,11 +6,13 @@ whole battery of bad id_tokens is the unit tests'; here a few, end to end, creat
 import ast
 import json
 import os
+import re
 
+import jwt
 import pytest
 
 from harness import edx
-from harness.lti13_platform import INSTRUCTOR, Platform, line_item
+from harness.lti13_platform import CLAIM, INSTRUCTOR, Platform, line_item
 from harness.stack import REPO, registry_rows
 
 from . import nbgrader_cycle
@@ -193,3 +195,49 @@ def test_scores_of_an_nbgrader_cycle_reach_the_platforms_line_item(stack, client
     assert [s["scoreGiven"] for s in taken["sub-wrong"]] == [wrong_score / wrong_max] * 2
     assert wrong_score < wrong_max
     assert record["tokens"] == 2 and record["refused"] == []  # one token per push run, timestamps later
+
+
+DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+
+
+def deep_linking_request(stack, session, platform, roles):
+    request = begin(stack, session, platform)
+    claims = platform.claims(request["nonce"], sub="sub-prof", preferred_username="prof13", roles=roles, **{
+        CLAIM + "message_type": "LtiDeepLinkingRequest", CLAIM + "resource_link": None,
+        DEEP_LINKING_SETTINGS: {"deep_link_return_url": "https://lms13.example.org/deep_link_return",
+                                "accept_types": ["ltiResourceLink"], "data": "csrf-d1"}})
+    return launch(stack, session, platform.id_token(claims), request["state"])
+
+
+def test_deep_linking_offers_the_courses_assignments_and_answers_the_lms_with_a_signed_link(stack, client, platform):
+    """After the nbgrader cycle above: the teacher picks ps1 in the hub's page; the browser
+    posts the hub's signed answer back to the LMS, with the assignment's points for its line item."""
+    session = client("browser")
+    page = deep_linking_request(stack, session, platform, [INSTRUCTOR])
+    assert page.status_code == 200, (page.status_code, page.text[:300])
+    offered = {name: (action, key) for action, key, kind, name in re.findall(
+        r'<form method="post" action="([^"]+)"><input type="hidden" name="request" value="([^"]+)">'
+        r'<input type="hidden" name="kind" value="(\w+)"><input type="hidden" name="name" value="([^"]+)">', page.text)}
+    action, key = offered["ps1"]
+    answer = session.post(action, data={"request": key, "kind": "assignment", "name": "ps1"})
+    assert answer.status_code == 200 and 'action="https://lms13.example.org/deep_link_return"' in answer.text
+    token = re.search(r'name="JWT" value="([^"]+)"', answer.text).group(1)
+    keyset = jwt.PyJWKSet.from_dict(session.get(stack.url + "/hub/lti13/jwks").json())
+    claims = jwt.decode(token, keyset[jwt.get_unverified_header(token)["kid"]].key, algorithms=["RS256"],
+                        audience=platform.issuer)
+    assert claims["iss"] == platform.client_id and claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == "csrf-d1"
+    [item] = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    # the gradebook is the teacher's: read as them
+    points = stack.exec("sh", "-c", f"cd /srv/nbgrader/courses/{course_of(stack, platform)} && /opt/venv/bin/python3 -c "
+                        "\"from nbgrader.api import Gradebook; print(Gradebook('sqlite:///gradebook.db')"
+                        ".find_assignment('ps1').max_score)\"", user="prof13").stdout.strip()
+    assert item["custom"] == {"assignment": "ps1"} and item["url"] == stack.url + "/hub/lti13/launch"
+    assert item["lineItem"]["scoreMaximum"] == float(points) and item["lineItem"]["resourceId"] == "ps1"
+    # the page's key answers once
+    assert session.post(action, data={"request": key, "kind": "assignment", "name": "ps1"}).status_code == 400
+
+
+def test_only_a_teacher_may_deep_link(stack, client, platform):
+    before = users(stack)
+    reply = deep_linking_request(stack, client("browser"), platform, [])
+    assert reply.status_code == 403 and users(stack) == before

@@ -39,7 +39,7 @@ def hub(platform, tmp_path):
 
     class Hub:
         state_dir = str(tmp_path)
-        states, keysets = lti13_validator.LoginStates(), lti13_validator.Keysets()
+        states, keysets = lti13_validator.LoginStates("test-key"), lti13_validator.Keysets()
 
         def platforms(self):
             return lti13_platforms.load_platforms(self.state_dir)
@@ -55,7 +55,9 @@ def hub(platform, tmp_path):
             login = self.states.take(state)
             found = lti13.platform_of(self.platforms(), lti13_validator.unverified(token)[1].get("iss"),
                                       login.client_id)
-            return lti13_validator.verify_id_token(token, found, login, self.keysets)
+            claims = lti13_validator.verify_id_token(token, found, login, self.keysets)
+            self.states.spend(login)
+            return claims
 
     return Hub()
 
@@ -83,7 +85,7 @@ def test_a_bad_login_is_refused_and_begins_nothing(hub, platform, change, status
     with pytest.raises(LaunchError, match=reason) as error:
         lti13.authentication_request({**platform.login(LAUNCH_URL), **change}, hub.platforms(), hub.states,
                                      LAUNCH_URL, HOST)
-    assert error.value.status == status and hub.states.states == {}
+    assert error.value.status == status and hub.states.used == {}
 
 
 def test_a_signed_launch_makes_a_launch_of_the_platforms_own_user(hub, platform):
@@ -143,8 +145,8 @@ BATTERY = {
     "another login's nonce": (lambda p, c: p.id_token({**c, "nonce": "forged"}), 401, "nonce is not the one"),
     "no nonce": (lambda p, c: p.id_token({k: v for k, v in c.items() if k != "nonce"}), 401, "nonce"),
     "LTI 1.2 version": (lambda p, c: p.id_token({**c, CLAIM + "version": "1.2.0"}), 400, "not 1.3.0"),
-    "Deep Linking (not yet)": (lambda p, c: p.id_token({**c, CLAIM + "message_type": "LtiDeepLinkingRequest"}), 400,
-                               "Deep Linking"),
+    "Deep Linking without its settings": (lambda p, c: p.id_token({**c, CLAIM + "message_type": "LtiDeepLinkingRequest"}),
+                                          400, "no deep_linking_settings"),
     "another message type": (lambda p, c: p.id_token({**c, CLAIM + "message_type": "LtiSubmissionReview"}), 400,
                              "message type"),
     "no resource link": (lambda p, c: p.id_token({**c, CLAIM + "resource_link": None}), 400, "resource_link"),
@@ -167,30 +169,35 @@ def test_a_launch_is_taken_once_and_only_with_a_state_the_hub_gave(hub, platform
     request, _ = hub.begin()
     token = platform.id_token(platform.claims(request["nonce"]))
     hub.launch(token, request["state"])
-    with pytest.raises(LaunchError, match="unknown or already used state") as replayed:
+    with pytest.raises(LaunchError, match="already used") as replayed:
         hub.launch(token, request["state"])
     assert replayed.value.status == 400
     other, _ = hub.begin()  # a fresh state does not make an old id_token good again
     with pytest.raises(LaunchError, match="nonce is not the one"):
         hub.launch(token, other["state"])
-    for state in ("made-up", "", None):
-        with pytest.raises(LaunchError, match="unknown or already used state"):
+    forged = request["state"].rsplit(".", 1)[0] + ".AAAA"
+    other_hubs = lti13_validator.LoginStates("another hub's key").begin(platform.issuer, platform.client_id)[0]
+    for state in ("made-up", "", None, forged, other_hubs):
+        with pytest.raises(LaunchError, match="unknown login state"):
             hub.launch(token, state)
 
 
-def test_states_expire_and_their_memory_is_bounded():
+def test_states_cost_nothing_until_used_expire_and_the_used_ones_are_bounded():
     clock = [1000.0]
-    states = lti13_validator.LoginStates(capacity=3, lifetime=600, clock=lambda: clock[0])
-    old = [states.begin("https://lms", "c")[0] for _ in range(3)]
+    states = lti13_validator.LoginStates("k", capacity=3, lifetime=600, clock=lambda: clock[0])
+    begun = [states.begin("https://lms", "c")[0] for _ in range(1000)]  # logins never finished
+    assert states.used == {}
+    for state in begun[:3]:
+        states.spend(states.take(state))
     with pytest.raises(LaunchError, match="too many") as full:
-        states.begin("https://lms", "c")
-    assert full.value.status == 503 and len(states.states) == 3  # none forgotten while it may be used
+        states.spend(states.take(begun[3]))
+    assert full.value.status == 503 and len(states.used) == 3  # none forgotten while it may be replayed
     clock[0] += 601
-    with pytest.raises(LaunchError, match="more than 600 s ago"):
-        states.take(old[0])
-    states.begin("https://lms", "c")
-    states.begin("https://lms", "c")  # full again: the expired ones make room
-    assert len(states.states) == 2
+    with pytest.raises(LaunchError, match="began more than 600 s ago"):
+        states.take(begun[4])
+    fresh = states.begin("https://lms", "c")[0]
+    states.spend(states.take(fresh))  # the expired ones make room
+    assert len(states.used) == 1
 
 
 def test_a_platforms_new_key_is_fetched_when_a_launch_names_it(hub, platform, monkeypatch):
@@ -284,3 +291,180 @@ def test_a_rotated_key_signs_from_then_on_and_the_previous_stays_published_until
     assert os.stat(tmp_path / lti13_keys.PREVIOUS_KEY_FILE).st_mode & 0o077 == 0
     assert lti13_keys.forget_previous(state) and not lti13_keys.forget_previous(state)
     assert [key["kid"] for key in lti13_keys.keyset(state)["keys"]] == [third]
+
+
+DEEP_LINKING = {CLAIM + "message_type": "LtiDeepLinkingRequest", CLAIM + "resource_link": None,
+                "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": {
+                    "deep_link_return_url": "https://lms.example.org/deep_link_return", "accept_types": ["ltiResourceLink"],
+                    "accept_presentation_document_targets": ["iframe", "window"], "data": "opaque-7"}}
+
+
+def test_a_deep_linking_request_is_verified_like_a_launch(hub, platform):
+    request, _ = hub.begin()
+    claims = hub.launch(platform.id_token({**platform.claims(request["nonce"], roles=[INSTRUCTOR]), **DEEP_LINKING}),
+                        request["state"])
+    assert lti13_validator.deep_linking_settings(claims)["data"] == "opaque-7"
+    assert lti13.launch_of(claims, hub.platforms()[(platform.issuer, platform.client_id)]).resource_link_id == \
+        "deep-linking"
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"deep_link_return_url": "http://evil.example.com/return"}, "must be https://"),
+    ({"deep_link_return_url": None}, "deep_link_return_url is required"),
+    ({"accept_types": ["file"]}, "does not accept links"),
+])
+def test_a_deep_linking_request_must_say_where_to_answer_and_accept_links(hub, platform, change, reason):
+    request, _ = hub.begin()
+    settings_claim = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+    claims = {**platform.claims(request["nonce"]), **DEEP_LINKING,
+              settings_claim: {**DEEP_LINKING[settings_claim], **change}}
+    with pytest.raises(LaunchError, match=reason):
+        hub.launch(platform.id_token(claims), request["state"])
+
+
+def test_the_deep_linking_response_is_signed_by_the_hub_and_links_what_was_chosen(tmp_path, platform):
+    from hubsetup.lti import lti13_deep_linking
+
+    registration = lti13_platforms.Platform(platform.issuer, platform.client_id, ["1"], platform.keyset_url,
+                                            platform.login_url, platform.token_url)
+    settings = DEEP_LINKING["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"]
+    choices = lti13_deep_linking.offered({"lessons": ["week1/intro.ipynb"], "assignments": [["ps1", 3.0], ["ps2", None]]})
+    request = lti13_deep_linking.Request(registration, "1", settings, "c1", choices)
+    with pytest.raises(LaunchError, match="not one this page offered"):
+        lti13_deep_linking.chosen(request, "assignment", "ps9")
+    with pytest.raises(LaunchError, match="not one this page offered"):
+        lti13_deep_linking.chosen(request, "file", "week1/intro.ipynb")
+    points = lti13_deep_linking.chosen(request, "assignment", "ps1")
+    item = lti13_deep_linking.content_item("assignment", "ps1", points, "https://hub/hub/lti13/launch")
+    token = lti13_deep_linking.response_token(str(tmp_path), request, item)
+    [key] = lti13_keys.keyset(str(tmp_path))["keys"]
+    assert jwt.get_unverified_header(token)["kid"] == key["kid"]
+    claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["RS256"], audience=platform.issuer)
+    assert claims["iss"] == platform.client_id and claims[CLAIM + "deployment_id"] == "1"
+    assert claims[CLAIM + "message_type"] == "LtiDeepLinkingResponse"
+    assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == "opaque-7"
+    [linked] = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert linked == {"type": "ltiResourceLink", "title": "ps1", "url": "https://hub/hub/lti13/launch",
+                      "custom": {"assignment": "ps1"},
+                      "lineItem": {"scoreMaximum": 3.0, "label": "ps1", "resourceId": "ps1", "tag": "nbgrader"}}
+    lesson = lti13_deep_linking.content_item("lesson", "week1/intro.ipynb", None, "https://hub/hub/lti13/launch")
+    assert lesson["title"] == "intro" and lesson["custom"] == {"lesson": "week1/intro.ipynb"} and "lineItem" not in lesson
+
+
+def test_the_picker_page_offers_each_choice_with_the_requests_key_and_escapes_names():
+    from hubsetup.lti import lti13_deep_linking
+
+    choices = lti13_deep_linking.offered({"lessons": ['<img src=x onerror="alert(1)">.ipynb'], "assignments": [["ps1", 2.0]]})
+    request = lti13_deep_linking.Request(None, "1", {}, "c<1>", choices)
+    page = lti13_deep_linking.picker_page("key-1", request, "/hub/lti13/deep-link")
+    assert "<img" not in page and "c&lt;1&gt;" in page and "ps1 (2 points)" in page
+    assert page.count('name="request" value="key-1"') == 2
+
+
+def test_an_id_token_too_large_is_refused_before_it_is_read(hub, platform):
+    request, _ = hub.begin()
+    token = "e" * (lti13_validator.MAX_TOKEN + 1)
+    with pytest.raises(LaunchError, match="longer than") as error:
+        hub.launch(token, request["state"])
+    assert error.value.status == 400
+
+
+def test_a_key_the_platform_withdrew_is_refused_once_the_keyset_is_read_again(hub, platform, monkeypatch):
+    monkeypatch.setattr(lti13_validator, "KEYSET_LIFESPAN", 0)
+    monkeypatch.setattr(lti13_validator, "KEYSET_COOLDOWN", 0)
+    hub.keysets = lti13_validator.Keysets()
+    request, _ = hub.begin()
+    old = platform.kid
+    hub.launch(platform.id_token(platform.claims(request["nonce"])), request["state"])
+    platform.new_key()
+    del platform.keys[old]
+    platform.publish()
+    request, _ = hub.begin()
+    # signed with whatever key: the hub no longer has one of that id
+    with pytest.raises(LaunchError, match="has the id_token's key id"):
+        hub.launch(platform.id_token(platform.claims(request["nonce"]), kid=old, key=other_key()), request["state"])
+
+
+def test_an_issuer_that_is_not_a_string_is_refused_not_a_crash(hub, platform):
+    import base64
+
+    def part(data):
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    request, _ = hub.begin()
+    token = f"{part({'alg': 'RS256', 'kid': platform.kid})}.{part({'iss': [platform.issuer]})}.c2ln"
+    with pytest.raises(LaunchError, match="must be strings") as error:
+        hub.launch(token, request["state"])
+    assert error.value.status == 400
+
+
+@pytest.mark.parametrize("change, status", [
+    ({"iat": "1"}, 401),
+    ({"nonce": "ñ-not-ascii"}, 401),
+])
+def test_claims_of_the_wrong_type_are_refused_not_a_crash(hub, platform, change, status):
+    request, _ = hub.begin()
+    with pytest.raises(LaunchError) as error:
+        hub.launch(platform.id_token({**platform.claims(request["nonce"]), **change}), request["state"])
+    assert error.value.status == status
+
+
+def test_a_slow_or_huge_keyset_is_given_up(tmp_path, monkeypatch):
+    import http.server
+    import threading
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            for _ in range(100):
+                self.wfile.write(b" " * 100_000)  # 10 MB, never a keyset
+                self.wfile.flush()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(LaunchError, match="too large or too slow") as error:
+            lti13_validator.Keysets().signing_key(f"http://127.0.0.1:{server.server_port}/jwks", "k1")
+        assert error.value.status == 502
+        keysets = lti13_validator.Keysets()
+        with pytest.raises(LaunchError):
+            keysets.signing_key(f"http://127.0.0.1:{server.server_port}/jwks", "k1")
+        with pytest.raises(LaunchError, match="has the id_token's key id"):  # no second fetch within the cooldown
+            keysets.signing_key(f"http://127.0.0.1:{server.server_port}/jwks", "k2")
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("roles, teaches", [
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"], True),
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"], True),
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper"], True),
+    (["Instructor"], True),
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"], False),
+    (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor"], False),
+    (["http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"], False),
+    (["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner", 7], False),
+])
+def test_only_course_roles_that_teach_make_an_instructor(roles, teaches):
+    assert lti13.teaches(roles) is teaches
+
+
+@pytest.mark.parametrize("issuer, client", [("https://lms.a.edu|x", "c"), ("https://lms.a.edu", "x|c")])
+def test_the_key_separator_is_refused_in_a_registration(tmp_path, issuer, client):
+    """Otherwise (https://lms.a.edu, x|c) and (https://lms.a.edu|x, c) would share one key."""
+    with pytest.raises(lti13_platforms.RegistrationError, match="'[|]'"):
+        lti13_platforms.add_platform(str(tmp_path), lti13_platforms.Platform(
+            issuer, client, ["1"], "https://lms.a.edu/k", "https://lms.a.edu/l", "https://lms.a.edu/t"))
+
+
+def test_the_published_keyset_is_made_once_per_key_change(tmp_path, monkeypatch):
+    first = lti13_keys.published_keyset(str(tmp_path))
+    monkeypatch.setattr(lti13_keys, "keyset", lambda state_dir: pytest.fail("made again without a change"))
+    assert lti13_keys.published_keyset(str(tmp_path)) is first
+    monkeypatch.undo()
+    lti13_keys.rotate(str(tmp_path))
+    assert len(lti13_keys.published_keyset(str(tmp_path))["keys"]) == 2
