@@ -63,7 +63,8 @@ class Platform:
         """The tool's authentication request (the redirect's query) as a dict."""
         return {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
 
-    def claims(self, nonce, sub="user-1", roles=(LEARNER,), context_id=COURSE, custom=None, line_item=None, **extra):
+    def claims(self, nonce, sub="user-1", roles=(LEARNER,), context_id=COURSE, custom=None, line_item=None, roster=None,
+               **extra):
         now = int(time.time())
         claims = {
             "iss": self.issuer, "aud": self.client_id, "sub": sub, "iat": now, "exp": now + 300, "nonce": nonce,
@@ -76,6 +77,9 @@ class Platform:
         }
         if custom:
             claims[CLAIM + "custom"] = custom
+        if roster:  # Names and Role Provisioning offered
+            claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"] = {
+                "context_memberships_url": roster, "service_versions": ["2.0"]}
         if line_item:  # a graded link: Assignment and Grade Services, scores allowed
             claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
                 "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem", SCORE_SCOPE],
@@ -93,18 +97,25 @@ class Platform:
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+ROSTER_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+MEMBERS_PER_PAGE = 2
+
+
+def memberships_url(port):
+    return f"http://127.0.0.1:{port}/memberships"
 
 
 def line_item(port, name):
     return f"http://127.0.0.1:{port}/lineitems/{name}/lineitem"
 
 
-def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client_id=None):
+def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client_id=None, members_file=None):
     """The platform's keyset at /jwks (read from the file at each request: the test rotates it
     there); with `record_file`, its token endpoint (/token: the tool's signed assertion checked
     against the tool's keyset, a URL or a file) and line items' scores endpoints, recording
-    every score (and every refusal, with why) in `record_file`."""
-    tokens, lock = set(), threading.Lock()
+    every score (and every refusal, with why) in `record_file`; with `members_file` (a JSON list
+    of members), the course's roster at /memberships, MEMBERS_PER_PAGE a page."""
+    tokens, lock = {}, threading.Lock()
     record = {"tokens": 0, "scores": {}, "refused": []}
     token_url = f"http://127.0.0.1:{port}/token"
 
@@ -138,10 +149,28 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
             self.reply(status, {"error": why})
 
         def do_GET(self):
+            if self.path.startswith("/memberships") and members_file:
+                return self.memberships(int(dict(parse_qsl(urlsplit(self.path).query)).get("page", "0")))
             if self.path != "/jwks":
                 return self.reply(404, {"error": "no such page"})
             with open(keyset_file) as f:
                 self.reply(200, f.read())
+
+        def memberships(self, page):
+            bearer = self.headers.get("Authorization", "")
+            if ROSTER_SCOPE not in tokens.get(bearer[len("Bearer "):], ""):
+                return self.refuse(401, "no access token of the roster's scope")
+            with open(members_file) as f:
+                members = json.load(f)
+            shown = members[page * MEMBERS_PER_PAGE:(page + 1) * MEMBERS_PER_PAGE]
+            data = json.dumps({"id": self.path, "context": {"id": COURSE}, "members": shown}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
+            if (page + 1) * MEMBERS_PER_PAGE < len(members):
+                self.send_header("Link", f'<{memberships_url(port)}?page={page + 1}>; rel="next"')
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -156,9 +185,10 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
         def token(self, form):
             import jwt
 
+            scope = form.get("scope", "")
             if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != \
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" or SCORE_SCOPE not in form.get("scope", ""):
-                return self.refuse(400, f"not a client-credentials request for the score scope: {sorted(form)}")
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" or not {SCORE_SCOPE, ROSTER_SCOPE} & set(scope.split()):
+                return self.refuse(400, f"not a client-credentials request for the score or roster scope: {sorted(form)}")
             try:
                 assertion = form["client_assertion"]
                 claims = jwt.decode(assertion, tool_key(assertion), algorithms=["RS256"], audience=token_url,
@@ -169,14 +199,14 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
                 return self.refuse(401, f"client assertion refused: {error}")
             token = secrets.token_hex(16)
             with lock:
-                tokens.add(token)
+                tokens[token] = scope
                 record["tokens"] += 1
                 save()
-            self.reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": SCORE_SCOPE})
+            self.reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": scope})
 
         def score(self, item, body):
             bearer = self.headers.get("Authorization", "")
-            if not bearer.startswith("Bearer ") or bearer[len("Bearer "):] not in tokens:
+            if SCORE_SCOPE not in tokens.get(bearer[len("Bearer "):], ""):
                 return self.refuse(401, "no valid access token")
             if self.headers.get("Content-Type") != SCORE_TYPE:
                 return self.refuse(415, f"content type {self.headers.get('Content-Type')!r}")

@@ -153,6 +153,35 @@ def lti13_remove(args, settings):
     print(f"removed {args.issuer} (client id {args.client_id}): its launches are refused from now on")
 
 
+def lti13_roster(args, settings):
+    from .lti import lti13_platforms, lti13_roster
+
+    with registry.connect(settings.registry_path, write=False) as db:
+        if args.course not in registry.courses(db):
+            raise SystemExit(f"hubsetup lti13 roster: no course {args.course!r} (hubsetup status lists them)")
+        rosters = registry.rosters(db, args.course)
+        logins = {key: registry.lti_logins(db, key) for key, _ in rosters}
+    if not rosters:
+        raise SystemExit(f"hubsetup lti13 roster: no LTI 1.3 launch into {args.course!r} offered a roster yet "
+                         "(the platform must allow Names and Role Provisioning for the tool)")
+    platforms = {p.key: p for p in lti13_platforms.load_platforms(settings.state_dir).values()}
+    failed = False
+    for key, url in rosters:
+        if key not in platforms:
+            print(f"{key}: no longer registered")
+            failed = True
+            continue
+        try:
+            listed = lti13_roster.members(settings.state_dir, platforms[key], url)
+        except lti13_roster.RosterError as error:
+            print(f"{platforms[key].issuer}: {error}")
+            failed = True
+            continue
+        print(f"{platforms[key].issuer} (client id {platforms[key].client_id}):")
+        print("\n".join(lti13_roster.table(listed, logins[key])))
+    return 1 if failed else 0
+
+
 def lti13_rotate_key(args, settings):
     from .lti import lti13_keys
 
@@ -399,6 +428,10 @@ def parser():
     remove.add_argument("--client-id", required=True)
     remove.set_defaults(func=lti13_remove)
 
+    roster = lti13_commands.add_parser("roster", help="a course's members as the LMS lists them, and who has "
+                                                      "never launched")
+    roster.add_argument("--course", required=True, help="the hub course (hubsetup status lists them)")
+    roster.set_defaults(func=lti13_roster)
     rotate = lti13_commands.add_parser("rotate-key", help="sign with a new key pair (the previous one stays "
                                                           "published until the next rotation)")
     rotate.set_defaults(func=lti13_rotate_key)

@@ -133,6 +133,16 @@ MIGRATIONS = (
         "ALTER TABLE launches RENAME COLUMN outcome_service_url TO score_url",
         "ALTER TABLE launches RENAME COLUMN result_sourcedid TO score_for",
     )),
+    ("where each LTI 1.3 course's roster is read from (Names and Role Provisioning)", (
+        """
+        CREATE TABLE rosters (
+            course TEXT NOT NULL,
+            consumer_key TEXT NOT NULL,    -- the platform (lti13|issuer|client)
+            memberships_url TEXT NOT NULL, -- the context's memberships, as its last launch gave it
+            PRIMARY KEY (course, consumer_key)
+        );
+        """,
+    )),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -504,6 +514,24 @@ def ungraded_submissions(db, course, limit):
     rows = db.execute("SELECT * FROM submissions WHERE course = ? AND state != 'graded'"
                       " ORDER BY arrived_at LIMIT ?", (course, limit))
     return [dict(row) for row in rows]
+
+
+def record_roster(db, course, consumer_key, memberships_url):
+    db.execute("INSERT INTO rosters (course, consumer_key, memberships_url) VALUES (?, ?, ?) ON CONFLICT"
+               "(course, consumer_key) DO UPDATE SET memberships_url = excluded.memberships_url",
+               (course, consumer_key, memberships_url))
+
+
+def rosters(db, course):
+    """[(consumer_key, memberships_url)] of the course's LTI 1.3 platforms that offer a roster."""
+    return [tuple(row) for row in db.execute(
+        "SELECT consumer_key, memberships_url FROM rosters WHERE course = ? ORDER BY consumer_key", (course,))]
+
+
+def lti_logins(db, consumer_key):
+    """{LMS user id: login} of a consumer's or platform's users who launched."""
+    rows = db.execute("SELECT lti_user, login FROM lti_identities WHERE consumer_key = ?", (consumer_key,))
+    return {lti_user: login for lti_user, login in map(tuple, rows)}
 
 
 def retired_ids(db):

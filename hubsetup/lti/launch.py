@@ -30,6 +30,7 @@ class Launch:
     protocol: str = "lti11"  # which protocol's sender takes the grade back (hubsetup.grades)
     anonymous_id: str = ""  # the LMS's opaque id of the person: the login when their name gives none
     login_source: str = ""  # what a new login is made from when not lti_user (LTI 1.3: a name, not `sub`)
+    roster_url: str = ""  # LTI 1.3: where the course's members can be read (Names and Role Provisioning)
     name: PersonName = field(default_factory=PersonName)  # as the LMS gives it; empty when it does not
 
 
@@ -117,5 +118,7 @@ def apply_launch(settings, launch, etc="/etc"):
             "score_for": launch.score_for, "launched_at": time.time(),
             "protocol": launch.protocol,
         })
+        if launch.roster_url:
+            registry.record_roster(db, course, launch.consumer_key, launch.roster_url)
         provision.apply(db, settings, etc_files, logins=[login])
     return login, course

@@ -6,6 +6,7 @@ from urllib.parse import urlencode, urlsplit
 
 from ..person_names import person_name
 from .launch import Launch
+from .lti13_roster import roster_url_of
 from .lti13_scores import line_item_of
 from .lti13_validator import CLAIM
 from .rules import LaunchError
@@ -107,6 +108,7 @@ def launch_of(claims, platform):
         assignment=custom.get("custom_assignment", ""),
         score_url=line_item_of(claims),
         score_for=sub,
+        roster_url=roster_url_of(claims),
         protocol="lti13",
         anonymous_id=sub,
         login_source=text("preferred_username") or text("name"),

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from harness import edx
-from harness.lti13_platform import CLAIM, INSTRUCTOR, Platform, line_item
+from harness.lti13_platform import CLAIM, INSTRUCTOR, LEARNER, Platform, line_item, memberships_url
 from harness.stack import REPO, registry_rows
 
 from . import nbgrader_cycle
@@ -21,6 +21,10 @@ KEYSET_PORT = 9998
 SCRIPT = "/srv/lti13_platform.py"  # outside /tmp, a tmpfs `docker cp` cannot write into
 KEYSET_FILE = "/srv/lti13-jwks.json"
 RECORD = "/srv/lti13-record.json"
+MEMBERS = "/srv/lti13-members.json"
+ROSTER = [{"user_id": "sub-ada", "name": "Ada Lovelace", "roles": [LEARNER]},
+          {"user_id": "sub-prof", "name": "Marie Curie", "roles": [INSTRUCTOR]},
+          {"user_id": "sub-late", "name": "Late Comer", "roles": [LEARNER]}]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +34,9 @@ def platform(stack):
     platform = Platform("https://lms13.example.org", port=KEYSET_PORT)
     stack.compose("cp", os.path.join(REPO, "harness", "lti13_platform.py"), f"hub:{SCRIPT}")
     stack.exec("sh", "-c", f"cat > {KEYSET_FILE}", input=json.dumps(platform.keyset()))
+    stack.exec("sh", "-c", f"cat > {MEMBERS}", input=json.dumps(ROSTER))
     stack.compose("exec", "-d", "hub", "/opt/venv/bin/python3", SCRIPT, str(KEYSET_PORT), KEYSET_FILE, RECORD,
-                  "http://127.0.0.1:8000/hub/lti13/jwks", platform.client_id)
+                  "http://127.0.0.1:8000/hub/lti13/jwks", platform.client_id, MEMBERS)
     added = stack.exec("hubsetup", "lti13", "add", *platform.registration()).stdout
     assert "/hub/lti13/login" in added and "/hub/lti13/jwks" in added, added
     yield platform
@@ -241,3 +246,18 @@ def test_only_a_teacher_may_deep_link(stack, client, platform):
     before = users(stack)
     reply = deep_linking_request(stack, client("browser"), platform, [])
     assert reply.status_code == 403 and users(stack) == before
+
+
+def test_the_roster_shows_who_has_never_launched(stack, client, platform):
+    """Names and Role Provisioning: the course's members as the platform lists them (two pages),
+    with the token the hub asks for the roster's scope."""
+    session = client("browser")
+    request = begin(stack, session, platform)
+    token = platform.id_token(platform.claims(request["nonce"], sub="sub-ada", preferred_username="ada13",
+                                              roster=memberships_url(KEYSET_PORT)))
+    assert launch(stack, session, token, request["state"]).status_code == 302
+    printed = stack.exec("hubsetup", "lti13", "roster", "--course", course_of(stack, platform)).stdout
+    rows = {line.split("  ")[0].strip(): line for line in printed.splitlines()}
+    assert rows["Ada Lovelace"].endswith("ada13") and rows["Marie Curie"].endswith("prof13")
+    assert "teacher" in rows["Marie Curie"] and rows["Late Comer"].endswith("never launched")
+    assert printed.splitlines()[-1] == "3 members, 2 launched, 1 never launched", printed

@@ -1,6 +1,7 @@
-"""LTI 1.3 scores (Assignment and Grade Services) to a platform of our own on loopback: its
-token endpoint checks the hub's signed assertion against the hub's published keyset, its
-scores endpoint checks the token and the score, and records what it took."""
+"""LTI 1.3 services against a platform of our own on loopback: scores (Assignment and Grade
+Services) and the roster (Names and Role Provisioning). Its token endpoint checks the hub's
+signed assertion against the hub's published keyset; its scores endpoint checks the token and
+the score and records what it took; its roster comes in pages."""
 
 import json
 
@@ -11,6 +12,13 @@ from hubsetup.lti import lti13_keys, lti13_platforms, lti13_scores
 from hubsetup.lti.lti11_outcomes import FAILED, NOT_SCORED
 
 PORT = 19_872
+MEMBERS = [
+    {"user_id": "sub-ada", "name": "Ada Lovelace", "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]},
+    {"user_id": "sub-prof", "name": "Marie Curie",
+     "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"]},
+    {"user_id": "sub-late", "name": "Late Comer", "roles": ["Learner"]},
+    {"user_id": "sub-gone", "name": "Gone Away", "roles": ["Learner"], "status": "Inactive"},
+]
 
 
 @pytest.fixture
@@ -20,8 +28,9 @@ def lms(tmp_path):
     platform = Platform("https://lms.example.org", port=PORT)
     (tmp_path / "jwks.json").write_text(json.dumps(platform.keyset()))
     (tmp_path / "tool.json").write_text(json.dumps(lti13_keys.keyset(str(state))))
+    (tmp_path / "members.json").write_text(json.dumps(MEMBERS))
     server = serve_platform(PORT, str(tmp_path / "jwks.json"), str(tmp_path / "record.json"),
-                            str(tmp_path / "tool.json"), platform.client_id)
+                            str(tmp_path / "tool.json"), platform.client_id, str(tmp_path / "members.json"))
     registration = lti13_platforms.add_platform(str(state), lti13_platforms.Platform(
         platform.issuer, platform.client_id, ["1"], platform.keyset_url, platform.login_url, platform.token_url))
     yield registration, lambda: json.loads((tmp_path / "record.json").read_text()), str(state), tmp_path
@@ -106,3 +115,42 @@ def test_the_scores_endpoint_keeps_the_line_items_query():
     assert lti13_scores.scores_url("https://lms/c/1/lineitems/7/lineitem?type_id=3") == \
         "https://lms/c/1/lineitems/7/lineitem/scores?type_id=3"
     assert lti13_scores.scores_url("https://lms/li/7/") == "https://lms/li/7/scores"
+
+
+def test_the_roster_is_read_page_by_page_and_shows_who_never_launched(lms):
+    from harness.lti13_platform import memberships_url
+    from hubsetup.lti import lti13_roster
+
+    registration, recorded, state, _ = lms
+    listed = lti13_roster.members(state, registration, memberships_url(PORT), tokens=lti13_scores.AccessTokens())
+    assert [m["user_id"] for m in listed] == ["sub-ada", "sub-prof", "sub-late", "sub-gone"]  # two pages
+    lines = lti13_roster.table(listed, {"sub-ada": "ada13", "sub-prof": "prof13"})
+    assert lines[-1] == "4 members, 2 launched, 2 never launched"
+    rows = {line.split("  ")[0].strip(): line for line in lines[1:-1]}
+    assert "teacher" in rows["Marie Curie"] and rows["Marie Curie"].endswith("prof13")
+    assert rows["Late Comer"].endswith("never launched") and rows["Gone Away"].endswith("(Inactive)")
+    assert recorded()["tokens"] == 1
+
+
+def test_a_roster_without_a_token_of_its_scope_is_refused(lms):
+    from harness.lti13_platform import memberships_url
+    from hubsetup.lti import lti13_roster
+
+    registration, _, state, _ = lms
+    tokens = lti13_scores.AccessTokens()
+    scope_of_scores = tokens.token(state, registration, lti13_scores.SCORE_SCOPE)
+    tokens.tokens[(registration.key, lti13_roster.ROSTER_SCOPE)] = (scope_of_scores, 10 ** 12)
+    with pytest.raises(lti13_roster.RosterError, match="HTTP 401"):
+        lti13_roster.members(state, registration, memberships_url(PORT), tokens=tokens)
+
+
+@pytest.mark.parametrize("service, found", [
+    ({"context_memberships_url": "https://lms.example.org/m", "service_versions": ["2.0"]}, "https://lms.example.org/m"),
+    ({"context_memberships_url": "http://elsewhere.example.org/m"}, ""),
+    ({"service_versions": ["2.0"]}, ""),
+    ([], ""),
+])
+def test_the_roster_url_is_taken_from_the_launch_only_when_it_is_one(service, found):
+    from hubsetup.lti import lti13_roster
+
+    assert lti13_roster.roster_url_of({lti13_roster.NRPS_CLAIM: service}) == found
