@@ -6,6 +6,8 @@ import os
 import re
 import secrets
 
+from ..keys import save_private_json
+
 CONSUMERS_FILE = "lti_consumers.json"
 
 
@@ -26,13 +28,7 @@ def load_consumers(state_dir):
 
 
 def save_consumers(state_dir, consumers):
-    path = consumers_path(state_dir)
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(consumers, f, indent=2)
-    os.replace(tmp, path)
+    save_private_json(consumers_path(state_dir), consumers)
 
 
 def new_consumer(state_dir, key=None):

@@ -13,6 +13,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
+from ..keys import save_private_json
+
 PLATFORMS_FILE = "lti13_platforms.json"
 # An identity or course of a platform is never one of another's, nor an LTI 1.1 consumer's:
 # its key in the registry names the protocol, the issuer and the client.
@@ -112,13 +114,7 @@ def load_platforms(state_dir):
 
 
 def save_platforms(state_dir, platforms):
-    path = platforms_path(state_dir)
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump([asdict(p) for p in platforms.values()], f, indent=2)
-    os.replace(tmp, path)
+    save_private_json(platforms_path(state_dir), [asdict(p) for p in platforms.values()])
 
 
 def add_platform(state_dir, platform, replace=False):
