@@ -64,7 +64,7 @@ class Platform:
         return {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
 
     def claims(self, nonce, sub="user-1", roles=(LEARNER,), context_id=COURSE, custom=None, line_item=None, roster=None,
-               **extra):
+               line_items=None, **extra):
         now = int(time.time())
         claims = {
             "iss": self.issuer, "aud": self.client_id, "sub": sub, "iat": now, "exp": now + 300, "nonce": nonce,
@@ -80,6 +80,9 @@ class Platform:
         if roster:  # Names and Role Provisioning offered
             claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"] = {
                 "context_memberships_url": roster, "service_versions": ["2.0"]}
+        if line_items:  # a link with no line item of its own: the tool may make one
+            claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
+                "scope": [LINE_ITEM_SCOPE, SCORE_SCOPE], "lineitems": line_items}
         if line_item:  # a graded link: Assignment and Grade Services, scores allowed
             claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = {
                 "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem", SCORE_SCOPE],
@@ -98,6 +101,11 @@ class Platform:
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 ROSTER_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+LINE_ITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+
+
+def line_items(port):
+    return f"http://127.0.0.1:{port}/lineitems"
 MEMBERS_PER_PAGE = 2
 
 
@@ -116,7 +124,7 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
     every score (and every refusal, with why) in `record_file`; with `members_file` (a JSON list
     of members), the course's roster at /memberships, MEMBERS_PER_PAGE a page."""
     tokens, lock = {}, threading.Lock()
-    record = {"tokens": 0, "scores": {}, "refused": []}
+    record = {"tokens": 0, "scores": {}, "refused": [], "line_items": []}
     token_url = f"http://127.0.0.1:{port}/token"
 
     def save():
@@ -149,6 +157,8 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
             self.reply(status, {"error": why})
 
         def do_GET(self):
+            if urlsplit(self.path).path == "/lineitems" and record_file:
+                return self.find_line_items(dict(parse_qsl(urlsplit(self.path).query)))
             if self.path.startswith("/memberships") and members_file:
                 return self.memberships(int(dict(parse_qsl(urlsplit(self.path).query)).get("page", "0")))
             if self.path != "/jwks":
@@ -180,6 +190,8 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
                 return self.token(dict(parse_qsl(body.decode())))
             if self.path.startswith("/lineitems/") and self.path.endswith("/lineitem/scores"):
                 return self.score(self.path[len("/lineitems/"):-len("/lineitem/scores")], body)
+            if self.path == "/lineitems":
+                return self.make_line_item(json.loads(body))
             self.reply(404, {"error": "no such page"})
 
         def token(self, form):
@@ -187,8 +199,8 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
 
             scope = form.get("scope", "")
             if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != \
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" or not {SCORE_SCOPE, ROSTER_SCOPE} & set(scope.split()):
-                return self.refuse(400, f"not a client-credentials request for the score or roster scope: {sorted(form)}")
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" or not {SCORE_SCOPE, ROSTER_SCOPE, LINE_ITEM_SCOPE} & set(scope.split()):
+                return self.refuse(400, f"not a client-credentials request for a scope of the services: {sorted(form)}")
             try:
                 assertion = form["client_assertion"]
                 claims = jwt.decode(assertion, tool_key(assertion), algorithms=["RS256"], audience=token_url,
@@ -203,6 +215,28 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
                 record["tokens"] += 1
                 save()
             self.reply(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": scope})
+
+        def line_item_token(self):
+            bearer = self.headers.get("Authorization", "")
+            return LINE_ITEM_SCOPE in tokens.get(bearer[len("Bearer "):], "").split()
+
+        def find_line_items(self, query):
+            if not self.line_item_token():
+                return self.refuse(401, "no access token of the line items' scope")
+            found = [item for item in record["line_items"] if item["resourceId"] == query.get("resource_id")
+                     and item.get("resourceLinkId") == query.get("resource_link_id")]
+            self.reply(200, found, "application/vnd.ims.lis.v2.lineitemcontainer+json")
+
+        def make_line_item(self, item):
+            if not self.line_item_token():
+                return self.refuse(401, "no access token of the line items' scope")
+            if not isinstance(item.get("scoreMaximum"), (int, float)) or not item.get("label"):
+                return self.refuse(400, f"not a line item: {item}")
+            with lock:
+                item = {**item, "id": line_item(port, item["resourceId"])}
+                record["line_items"].append(item)
+                save()
+            self.reply(201, item, "application/vnd.ims.lis.v2.lineitem+json")
 
         def score(self, item, body):
             bearer = self.headers.get("Authorization", "")

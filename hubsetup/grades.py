@@ -123,6 +123,9 @@ def push_grades(settings, course, assignment, dry_run=False, only_changed=False)
     rows = gradebook_rows(course, courses.course_dir(settings, course), assignment)
     with registry.connect(settings.registry_path, write=False) as db:
         launches = registry.launches(db, course, assignment)
+    # The assignment's points, for an LMS column made at the first score (LTI 1.3's line items)
+    points = max((row["max_score"] or 0 for row in rows), default=0) or None
+    launches = [dict(launch, assignment_points=points) for launch in launches]
     pusher = Pusher({sender.protocol: sender.of_hub(settings) for sender in SENDERS}, dry_run, only_changed)
     results = [pusher.push(student, launch, score) for student, launch, score in plan_push(rows, launches)]
     sent = [(r.student, r.score) for r in results if r.status == SENT]

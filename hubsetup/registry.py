@@ -143,6 +143,10 @@ MIGRATIONS = (
         );
         """,
     )),
+    ("LTI 1.3 launches of a link that declares no line item: where the platform's line items are,"
+     " to find or make the assignment's", (
+        "ALTER TABLE launches ADD COLUMN line_items_url TEXT NOT NULL DEFAULT ''",
+    )),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -425,11 +429,11 @@ def record_launch(db, launch):
     """Keep the newest launch per (login, course, assignment): where to send its grade."""
     db.execute(
         "INSERT INTO launches (login, course, assignment, consumer_key, resource_link_id,"
-        " score_url, score_for, launched_at, protocol) VALUES (:login, :course, :assignment,"
-        " :consumer_key, :resource_link_id, :score_url, :score_for, :launched_at, :protocol)"
+        " score_url, score_for, launched_at, protocol, line_items_url) VALUES (:login, :course, :assignment,"
+        " :consumer_key, :resource_link_id, :score_url, :score_for, :launched_at, :protocol, :line_items_url)"
         " ON CONFLICT(login, course, assignment) DO UPDATE SET consumer_key = excluded.consumer_key,"
         " resource_link_id = excluded.resource_link_id, score_url = excluded.score_url,"
-        " score_for = excluded.score_for, launched_at = excluded.launched_at,"
+        " score_for = excluded.score_for, launched_at = excluded.launched_at, line_items_url = excluded.line_items_url,"
         " protocol = excluded.protocol",
         launch,
     )

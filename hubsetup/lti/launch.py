@@ -30,6 +30,7 @@ class Launch:
     protocol: str = "lti11"  # which protocol's sender takes the grade back (hubsetup.grades)
     anonymous_id: str = ""  # the LMS's opaque id of the person: the login when their name gives none
     login_source: str = ""  # what a new login is made from when not lti_user (LTI 1.3: a name, not `sub`)
+    line_items_url: str = ""  # LTI 1.3, a link with no line item: where to find or make the assignment's
     roster_url: str = ""  # LTI 1.3: where the course's members can be read (Names and Role Provisioning)
     name: PersonName = field(default_factory=PersonName)  # as the LMS gives it; empty when it does not
 
@@ -116,7 +117,7 @@ def apply_launch(settings, launch, etc="/etc"):
             "consumer_key": launch.consumer_key, "resource_link_id": launch.resource_link_id,
             "score_url": launch.score_url,
             "score_for": launch.score_for, "launched_at": time.time(),
-            "protocol": launch.protocol,
+            "protocol": launch.protocol, "line_items_url": launch.line_items_url,
         })
         if launch.roster_url:
             registry.record_roster(db, course, launch.consumer_key, launch.roster_url)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode, urlsplit
 from ..person_names import person_name
 from .launch import Launch
 from .lti13_roster import roster_url_of
-from .lti13_scores import line_item_of
+from .lti13_scores import line_item_of, line_items_of
 from .lti13_validator import CLAIM
 from .rules import LaunchError
 
@@ -107,6 +107,7 @@ def launch_of(claims, platform):
         resource_link_id=resource_link_id(claims),
         assignment=custom.get("custom_assignment", ""),
         score_url=line_item_of(claims),
+        line_items_url="" if line_item_of(claims) else line_items_of(claims),
         score_for=sub,
         roster_url=roster_url_of(claims),
         protocol="lti13",

@@ -21,6 +21,9 @@ from .lti11_outcomes import FAILED, NOT_SCORED, Outcome, post_retrying
 
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINE_ITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+LINE_ITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
+LINE_ITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_MARGIN = 60  # seconds before its expiry a token is no longer used
@@ -31,19 +34,35 @@ class ScoreError(Exception):
     pass
 
 
-def line_item_of(claims):
-    """The line item URL of a launch whose platform lets the hub post scores to it, or ''."""
+def _endpoint_url(claims, name, scopes):
+    """The AGS endpoint's `name` URL where the platform grants `scopes`, or ''."""
     endpoint = claims.get(AGS_CLAIM)
     if not isinstance(endpoint, dict) or not isinstance(endpoint.get("scope"), list):
         return ""
-    line_item = endpoint.get("lineitem")
-    if SCORE_SCOPE not in endpoint["scope"] or not isinstance(line_item, str):
+    url = endpoint.get(name)
+    if not set(scopes) <= set(endpoint["scope"]) or not isinstance(url, str):
         return ""
     try:
-        lti13_platforms.check_url("lineitem", line_item)
+        lti13_platforms.check_url(name, url)
     except lti13_platforms.RegistrationError:
         return ""  # a bearer token never goes to a plain http:// address elsewhere
-    return line_item
+    return url
+
+
+def line_item_of(claims):
+    """The line item URL of a launch whose platform lets the hub post scores to it, or ''."""
+    return _endpoint_url(claims, "lineitem", [SCORE_SCOPE])
+
+
+def line_items_of(claims):
+    """The line items URL of a launch whose platform lets the hub make line items and post scores."""
+    return _endpoint_url(claims, "lineitems", [SCORE_SCOPE, LINE_ITEM_SCOPE])
+
+
+def _with_query(url, **query):
+    from urllib.parse import urlencode
+
+    return url + ("&" if "?" in url else "?") + urlencode(query)
 
 
 def scores_url(line_item):
@@ -108,6 +127,7 @@ class Timestamps:
 
 
 TOKENS, TIMESTAMPS = AccessTokens(), Timestamps()
+LINE_ITEMS = {}  # (platform, line items URL, resource link, assignment) -> the line item's URL, for the process
 
 
 def score_body(user_id, score, timestamp):
@@ -144,19 +164,53 @@ class LTI13Sender:
         return cls(settings.state_dir)
 
     def cannot_send(self, launch):
-        if not launch["score_url"] or not launch["score_for"]:
+        if not (launch["score_url"] or launch.get("line_items_url")) or not launch["score_for"]:
             return NOT_SCORED, "the LMS link declares no line item (is the component graded?)"
         if launch["consumer_key"] not in self.platforms:
             return FAILED, f"the LTI 1.3 platform {launch['consumer_key']!r} is no longer registered"
         return None
 
     def destination(self, launch):
-        return scores_url(launch["score_url"])
+        if launch["score_url"]:
+            return scores_url(launch["score_url"])
+        return f"the line item of {launch['assignment']} in {launch['line_items_url']} (found or made)"
+
+    def line_item(self, platform, launch):
+        """The assignment's line item among the link's, found or made (its points from the
+        gradebook)."""
+        key = (platform.key, launch["line_items_url"], launch["resource_link_id"], launch["assignment"])
+        if key in LINE_ITEMS:
+            return LINE_ITEMS[key]
+        token = self.tokens.token(self.state_dir, platform, LINE_ITEM_SCOPE)
+        headers = {"Authorization": f"Bearer {token}"}
+        found = requests.get(_with_query(launch["line_items_url"], resource_link_id=launch["resource_link_id"],
+                                         resource_id=launch["assignment"]), timeout=TIMEOUT,
+                             headers={**headers, "Accept": LINE_ITEMS_TYPE})
+        if found.status_code != 200:
+            raise ScoreError(f"the platform's line items answered HTTP {found.status_code}: {found.text[:200]!r}")
+        items = [item for item in found.json() if isinstance(item, dict) and item.get("resourceId") == launch["assignment"]
+                 and isinstance(item.get("id"), str)]
+        if items:
+            url = items[0]["id"]
+        else:
+            made = requests.post(launch["line_items_url"], timeout=TIMEOUT, headers={
+                **headers, "Content-Type": LINE_ITEM_TYPE, "Accept": LINE_ITEM_TYPE}, json={
+                "scoreMaximum": launch.get("assignment_points") or 1, "label": launch["assignment"],
+                "resourceId": launch["assignment"], "resourceLinkId": launch["resource_link_id"], "tag": "nbgrader"})
+            if made.status_code not in (200, 201) or not isinstance(made.json().get("id"), str):
+                raise ScoreError(f"the platform did not make a line item: HTTP {made.status_code} {made.text[:200]!r}")
+            url = made.json()["id"]
+        lti13_platforms.check_url("lineitem", url)
+        LINE_ITEMS[key] = url
+        return url
 
     def send(self, launch, score):
         platform = self.platforms[launch["consumer_key"]]
         body = score_body(launch["score_for"], score, self.timestamps.next())
-        url = scores_url(launch["score_url"])
+        try:
+            url = scores_url(launch["score_url"] or self.line_item(platform, launch))
+        except (ScoreError, requests.RequestException, ValueError, lti13_platforms.RegistrationError) as error:
+            return Outcome(False, str(error))
         for attempt in (1, 2):  # a token the platform no longer takes is asked for again, once
             try:
                 token = self.tokens.token(self.state_dir, platform, SCORE_SCOPE)

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from harness import edx
-from harness.lti13_platform import CLAIM, INSTRUCTOR, LEARNER, Platform, line_item, memberships_url
+from harness.lti13_platform import CLAIM, INSTRUCTOR, LEARNER, Platform, line_item, line_items, memberships_url
 from harness.stack import REPO, registry_rows
 
 from . import nbgrader_cycle
@@ -187,10 +187,16 @@ def test_scores_of_an_nbgrader_cycle_reach_the_platforms_line_item(stack, client
     teacher = launched(stack, client, platform, "sub-prof", "prof13", roles=[INSTRUCTOR])
     right = launched(stack, client, platform, "sub-right", "right13", **graded)
     wrong = launched(stack, client, platform, "sub-wrong", "wrong13", **graded)
+    # a link that declares no line item, only where the tool may make one
+    made = launched(stack, client, platform, "sub-made", "made13", custom={"assignment": "ps1"},
+                    line_items=line_items(KEYSET_PORT))
     course = course_of(stack, platform)
-    scores, _ = nbgrader_cycle.run_cycle(teacher, right, wrong, course)
+    nbgrader_cycle.teacher_creates_and_releases(teacher, course, "ps1")
+    for student, answer in ((right, nbgrader_cycle.RIGHT), (wrong, nbgrader_cycle.WRONG), (made, nbgrader_cycle.RIGHT)):
+        nbgrader_cycle.student_answers_and_submits(student, course, "ps1", answer)
+    scores = nbgrader_cycle.teacher_grades_and_returns_feedback(teacher, "ps1", [right.login, wrong.login, made.login])
     pushed = stack.exec("hubsetup", "grades", "push", "--course", course, "--assignment", "ps1", check=False).stdout
-    assert "2 sent" in pushed.splitlines()[-1], pushed
+    assert "3 sent" in pushed.splitlines()[-1], pushed
     stack.exec("hubsetup", "grades", "push", "--course", course, "--assignment", "ps1")  # again: a later timestamp
     record = json.loads(stack.exec("cat", RECORD).stdout)
     taken = record["scores"]["ps1"]
@@ -199,7 +205,11 @@ def test_scores_of_an_nbgrader_cycle_reach_the_platforms_line_item(stack, client
     assert [s["scoreGiven"] for s in taken["sub-right"]] == [right_score / right_max] * 2
     assert [s["scoreGiven"] for s in taken["sub-wrong"]] == [wrong_score / wrong_max] * 2
     assert wrong_score < wrong_max
-    assert record["tokens"] == 2 and record["refused"] == []  # one token per push run, timestamps later
+    assert [s["scoreGiven"] for s in taken["sub-made"]] == [1.0, 1.0]
+    [column] = record["line_items"]  # made at the first push, found at the second
+    assert (column["resourceId"], column["scoreMaximum"]) == ("ps1", right_max)
+    # per push run: a token for scores and one for line items; timestamps always later
+    assert record["tokens"] == 4 and record["refused"] == []
 
 
 DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"

@@ -251,7 +251,7 @@ def test_the_status_page_tells_each_student_where_their_submissions_are_and_teac
         registry.set_submission_state(db, "c", "carol", "ps1", "failed", detail="autograde failed: <img src=x>")
         registry.record_launch(db, dict(login="alice", course="c", assignment="ps2", consumer_key="k",
                                         resource_link_id="r", score_url="u", score_for="s",
-                                        launched_at=10.0, protocol="lti11"))
+                                        launched_at=10.0, protocol="lti11", line_items_url=""))
     with registry.connect(settings.registry_path, write=False) as db:
         alice = status.page_of(db, "alice", "en")
         lines = {row["assignment"]: row["lines"] for row in alice["rows"]}

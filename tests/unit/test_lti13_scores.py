@@ -154,3 +154,23 @@ def test_the_roster_url_is_taken_from_the_launch_only_when_it_is_one(service, fo
     from hubsetup.lti import lti13_roster
 
     assert lti13_roster.roster_url_of({lti13_roster.NRPS_CLAIM: service}) == found
+
+
+def test_a_link_without_a_line_item_gets_one_made_once_with_the_assignments_points(lms):
+    from harness.lti13_platform import line_items
+
+    registration, recorded, state, _ = lms
+    scores = sender(state)
+    lti13_scores.LINE_ITEMS.clear()
+    made = {"consumer_key": registration.key, "score_url": "", "line_items_url": line_items(PORT), "score_for": "sub-1",
+            "assignment": "ps3", "resource_link_id": "block-3", "assignment_points": 4.0}
+    assert scores.cannot_send(made) is None and "found or made" in scores.destination(made)
+    assert scores.send(made, 0.5).ok
+    lti13_scores.LINE_ITEMS.clear()  # another process: the line item is found, not made again
+    assert scores.send(dict(made, score_for="sub-2"), 1.0).ok
+    record = recorded()
+    assert [(item["resourceId"], item["scoreMaximum"], item["resourceLinkId"]) for item in record["line_items"]] == [
+        ("ps3", 4.0, "block-3")]
+    assert {user: [s["scoreGiven"] for s in sent] for user, sent in record["scores"]["ps3"].items()} == {
+        "sub-1": [0.5], "sub-2": [1.0]}
+    assert record["refused"] == []

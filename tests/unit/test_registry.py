@@ -37,8 +37,10 @@ def test_a_registry_of_2026_is_migrated_with_its_data(registry_of_2026):
     # users keep every column and gain an empty name: no registry of 2026 had names
     assert [tuple(row)[:-4] for row in after["users"]] == before["users"]
     assert {tuple(row)[-4:] for row in after["users"]} == {("", "", "", "")}
-    # launches keep every column and gain their protocol: they were all LTI 1.1
-    assert [tuple(row)[:-1] for row in after["launches"]] == before["launches"]
+    # launches keep every column and gain their protocol (they were all LTI 1.1) and an empty
+    # line items URL (LTI 1.3's)
+    assert [tuple(row)[:-2] for row in after["launches"]] == before["launches"]
+    assert {tuple(row)[-1] for row in after["launches"]} == {""}
     assert {launch["login"]: (launch["protocol"], launch["pushed_score"]) for launch in launches} == {
         "edx-alice": ("lti11", 0.75), "edx-bob": ("lti11", None), "edx-prof": ("lti11", None)}
 
@@ -55,7 +57,8 @@ def test_a_new_registry_has_the_latest_schema(tmp_path):
     with registry.connect(str(tmp_path / "registry.sqlite")) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(launches)")]
         assert db.execute("PRAGMA user_version").fetchone()[0] == registry.SCHEMA_VERSION
-    assert columns[-1] == "protocol"
+    assert columns[-2:] == ["protocol", "line_items_url"]
+    assert {"score_url", "score_for"} <= set(columns) and "outcome_service_url" not in columns
 
 
 def test_a_registry_of_a_newer_hub_is_refused_untouched(tmp_path):
