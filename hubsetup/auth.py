@@ -130,7 +130,8 @@ class LTI13DeepLinkHandler(BaseHandler):
         except rules.LaunchError as error:
             self.log.warning("LTI 1.3 Deep Linking refused: %r (%s)", str(error), self.request.remote_ip)
             raise HTTPError(error.status, str(error))
-        item = lti13_deep_linking.content_item(kind, name, points, lti13_url(self, "launch"))
+        item = lti13_deep_linking.content_item(kind, name, points, lti13_url(self, "launch"),
+                                               request.settings.get("accept_lineitem") is not False)
         token = lti13_deep_linking.response_token(current_settings().state_dir, request, item)
         self.log.info("LTI 1.3 Deep Linking: %s %s of %s linked in %s", kind, name, request.course,
                       request.platform.issuer)

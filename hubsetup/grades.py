@@ -162,7 +162,10 @@ class Pusher:
             return PushResult(student, refused[0], score, refused[1])
         if self.dry_run:
             return PushResult(student, WOULD_SEND, score, sender.destination(launch))
-        outcome = sender.send(launch, score)
+        try:
+            outcome = sender.send(launch, score)
+        except Exception as error:  # one student's LMS reply never stops the others' (nor the watcher)
+            return PushResult(student, FAILED, score, f"{error.__class__.__name__}: {error}"[:300])
         return PushResult(student, SENT if outcome.ok else FAILED, score, outcome.detail)
 
 

@@ -50,10 +50,10 @@ def offered(found):
     return choices
 
 
-def content_item(kind, name, points, launch_url):
+def content_item(kind, name, points, launch_url, accept_line_item=True):
     item = {"type": "ltiResourceLink", "title": name.rsplit("/", 1)[-1].removesuffix(".ipynb") if kind == "lesson"
             else name, "url": launch_url, "custom": {kind: name}}
-    if kind == "assignment":
+    if kind == "assignment" and accept_line_item:
         item["lineItem"] = {"scoreMaximum": points or 1, "label": name, "resourceId": name, "tag": "nbgrader"}
     return item
 

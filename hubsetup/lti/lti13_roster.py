@@ -2,10 +2,10 @@
 with an access token of the roster's scope (`hubsetup lti13 roster`), set beside who has
 launched into the hub, so that a teacher knows who has never opened the course's notebooks."""
 
-import requests
+from urllib.parse import urlsplit
 
 from . import lti13_platforms
-from .lti13_scores import TIMEOUT, TOKENS, ScoreError
+from .lti13_scores import TOKENS, ScoreError, bounded_json
 
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 ROSTER_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -35,23 +35,25 @@ def members(state_dir, platform, url, tokens=TOKENS):
         token = tokens.token(state_dir, platform, ROSTER_SCOPE)
     except ScoreError as error:
         raise RosterError(str(error)) from None
-    found, pages = [], 0
-    while url and pages < MAX_PAGES:
-        pages += 1
+    found, visited, origin = {}, set(), urlsplit(url)[:2]
+    while url and url not in visited and len(visited) < MAX_PAGES:
+        visited.add(url)
         try:
-            response = requests.get(url, timeout=TIMEOUT, headers={"Authorization": f"Bearer {token}",
-                                                                   "Accept": MEMBERSHIPS_TYPE})
-        except requests.RequestException as error:
-            raise RosterError(f"cannot reach the platform's roster: {error.__class__.__name__}: {error}") from None
-        if response.status_code != 200:
-            raise RosterError(f"the platform's roster answered HTTP {response.status_code}: {response.text[:200]!r}")
-        try:
-            page = response.json()["members"]
-        except (ValueError, KeyError, TypeError):
-            raise RosterError(f"the platform's roster is not a membership container: {response.text[:200]!r}") from None
-        found += [member for member in page if isinstance(member, dict) and isinstance(member.get("user_id"), str)]
+            response, body = bounded_json("GET", url, headers={"Authorization": f"Bearer {token}",
+                                                                "Accept": MEMBERSHIPS_TYPE})
+        except ScoreError as error:
+            raise RosterError(str(error)) from None
+        page = body.get("members") if isinstance(body, dict) else None
+        if response.status_code != 200 or not isinstance(page, list):
+            raise RosterError(f"the platform's roster answered HTTP {response.status_code}, not a membership "
+                              f"container: {str(body)[:200]!r}")
+        for member in page:
+            if isinstance(member, dict) and isinstance(member.get("user_id"), str):
+                found.setdefault(member["user_id"], member)
         url = response.links.get("next", {}).get("url")
-    return found
+        if url and urlsplit(url)[:2] != origin:  # the token goes nowhere else
+            raise RosterError(f"the platform's roster points its next page elsewhere: {url[:200]!r}")
+    return list(found.values())
 
 
 def table(listed, logins):

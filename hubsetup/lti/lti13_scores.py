@@ -8,6 +8,7 @@ before: platforms ignore a score older than the one they have.
 """
 
 import datetime
+import json
 import threading
 import time
 import uuid
@@ -28,10 +29,32 @@ SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_MARGIN = 60  # seconds before its expiry a token is no longer used
 TIMEOUT = 15
+DEADLINE = 30  # seconds any one reply of the platform may take in all
+MAX_REPLY = 4 << 20
+MAX_LINE_ITEM_PAGES = 50
 
 
 class ScoreError(Exception):
     pass
+
+
+def bounded_json(method, url, **kwargs):
+    """(response, its JSON) of a request whose reply must come within DEADLINE and MAX_REPLY
+    bytes (a platform that answers slowly or without end is given up); ScoreError otherwise."""
+    deadline = time.monotonic() + DEADLINE
+    try:
+        with requests.request(method, url, stream=True, timeout=TIMEOUT, allow_redirects=False, **kwargs) as response:
+            body = b""
+            for chunk in response.iter_content(65536):
+                body += chunk
+                if len(body) > MAX_REPLY or time.monotonic() > deadline:
+                    raise ScoreError(f"the platform's reply from {url} is too large or too slow")
+    except requests.RequestException as error:
+        raise ScoreError(f"cannot reach the platform at {url}: {error.__class__.__name__}: {error}") from None
+    try:
+        return response, json.loads(body) if body else None
+    except ValueError:
+        return response, None
 
 
 def _endpoint_url(claims, name, scopes):
@@ -92,20 +115,18 @@ class AccessTokens:
             {"iss": platform.client_id, "sub": platform.client_id, "aud": platform.token_url, "iat": now,
              "exp": now + 300, "jti": uuid.uuid4().hex},
             lti13_keys.tool_key(state_dir), algorithm="RS256", headers={"kid": key["kid"]})
-        try:
-            response = requests.post(platform.token_url, timeout=TIMEOUT, data={
-                "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": assertion, "scope": scope})
-        except requests.RequestException as error:
-            raise ScoreError(f"cannot reach the platform's token URL: {error.__class__.__name__}: {error}")
+        response, body = bounded_json("POST", platform.token_url, data={
+            "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion, "scope": scope})
         if response.status_code != 200:
             raise ScoreError(f"the platform refused an access token: HTTP {response.status_code} "
-                             f"{response.text[:200]!r}")
+                             f"{str(body)[:200]!r}")
         try:
-            body = response.json()
-            token, lifetime = body["access_token"], int(body.get("expires_in", 3600))
-        except (ValueError, KeyError, TypeError):
-            raise ScoreError(f"the platform's token reply is not an access token: {response.text[:200]!r}")
+            token, lifetime = body["access_token"], min(86400, int(body.get("expires_in", 3600)))
+            if not isinstance(token, str):
+                raise TypeError
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            raise ScoreError(f"the platform's token reply is not an access token: {str(body)[:200]!r}") from None
         with self.lock:
             self.tokens[(platform.key, scope)] = (token, self.clock() + lifetime)
         return token
@@ -128,6 +149,7 @@ class Timestamps:
 
 TOKENS, TIMESTAMPS = AccessTokens(), Timestamps()
 LINE_ITEMS = {}  # (platform, line items URL, resource link, assignment) -> the line item's URL, for the process
+_finding = threading.Lock()  # one find-or-make at a time: two scores at once never make two columns
 
 
 def score_body(user_id, score, timestamp):
@@ -179,30 +201,39 @@ class LTI13Sender:
         """The assignment's line item among the link's, found or made (its points from the
         gradebook)."""
         key = (platform.key, launch["line_items_url"], launch["resource_link_id"], launch["assignment"])
-        if key in LINE_ITEMS:
+        with _finding:
+            if key not in LINE_ITEMS:
+                LINE_ITEMS[key] = self._find_or_make(platform, launch)
             return LINE_ITEMS[key]
+
+    def _find_or_make(self, platform, launch):
         token = self.tokens.token(self.state_dir, platform, LINE_ITEM_SCOPE)
         headers = {"Authorization": f"Bearer {token}"}
-        found = requests.get(_with_query(launch["line_items_url"], resource_link_id=launch["resource_link_id"],
-                                         resource_id=launch["assignment"]), timeout=TIMEOUT,
-                             headers={**headers, "Accept": LINE_ITEMS_TYPE})
-        if found.status_code != 200:
-            raise ScoreError(f"the platform's line items answered HTTP {found.status_code}: {found.text[:200]!r}")
-        items = [item for item in found.json() if isinstance(item, dict) and item.get("resourceId") == launch["assignment"]
-                 and isinstance(item.get("id"), str)]
-        if items:
-            url = items[0]["id"]
-        else:
-            made = requests.post(launch["line_items_url"], timeout=TIMEOUT, headers={
-                **headers, "Content-Type": LINE_ITEM_TYPE, "Accept": LINE_ITEM_TYPE}, json={
-                "scoreMaximum": launch.get("assignment_points") or 1, "label": launch["assignment"],
-                "resourceId": launch["assignment"], "resourceLinkId": launch["resource_link_id"], "tag": "nbgrader"})
-            if made.status_code not in (200, 201) or not isinstance(made.json().get("id"), str):
-                raise ScoreError(f"the platform did not make a line item: HTTP {made.status_code} {made.text[:200]!r}")
-            url = made.json()["id"]
-        lti13_platforms.check_url("lineitem", url)
-        LINE_ITEMS[key] = url
-        return url
+        url = _with_query(launch["line_items_url"], resource_link_id=launch["resource_link_id"],
+                          resource_id=launch["assignment"])
+        for _ in range(MAX_LINE_ITEM_PAGES):  # the platform may ignore the filter: every page is looked at
+            response, items = bounded_json("GET", url, headers={**headers, "Accept": LINE_ITEMS_TYPE})
+            if response.status_code != 200 or not isinstance(items, list):
+                raise ScoreError(f"the platform's line items answered HTTP {response.status_code}, "
+                                 f"not a list of line items: {str(items)[:200]!r}")
+            for item in items:
+                if (isinstance(item, dict) and item.get("resourceId") == launch["assignment"]
+                        and item.get("resourceLinkId") in (None, launch["resource_link_id"])
+                        and isinstance(item.get("id"), str)):
+                    lti13_platforms.check_url("lineitem", item["id"])
+                    return item["id"]
+            url = response.links.get("next", {}).get("url")
+            if not url:
+                break
+            lti13_platforms.check_url("lineitems", url)
+        response, made = bounded_json("POST", launch["line_items_url"], headers={
+            **headers, "Content-Type": LINE_ITEM_TYPE, "Accept": LINE_ITEM_TYPE}, json={
+            "scoreMaximum": launch.get("assignment_points") or 1, "label": launch["assignment"],
+            "resourceId": launch["assignment"], "resourceLinkId": launch["resource_link_id"], "tag": "nbgrader"})
+        if response.status_code not in (200, 201) or not isinstance(made, dict) or not isinstance(made.get("id"), str):
+            raise ScoreError(f"the platform did not make a line item: HTTP {response.status_code} {str(made)[:200]!r}")
+        lti13_platforms.check_url("lineitem", made["id"])
+        return made["id"]
 
     def send(self, launch, score):
         platform = self.platforms[launch["consumer_key"]]

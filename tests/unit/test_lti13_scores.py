@@ -174,3 +174,59 @@ def test_a_link_without_a_line_item_gets_one_made_once_with_the_assignments_poin
     assert {user: [s["scoreGiven"] for s in sent] for user, sent in record["scores"]["ps3"].items()} == {
         "sub-1": [0.5], "sub-2": [1.0]}
     assert record["refused"] == []
+
+
+@pytest.fixture
+def odd_platform(lms):
+    """A second server on loopback answering whatever each test tells it (and a Link header)."""
+    import http.server
+    import threading
+
+    answers = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self):
+            status, body, link = answers.get(self.path.split("?")[0], (404, {}, None))
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            if link:
+                self.send_header("Link", f'<{link}>; rel="next"')
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield lms, answers, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("container", [None, 5, {"id": "x"}])
+def test_line_items_that_are_not_a_list_fail_that_score_only(odd_platform, container):
+    (registration, _, state, _), answers, odd = odd_platform
+    answers["/lineitems"] = (200, container, None)
+    lti13_scores.LINE_ITEMS.clear()
+    launch = {"consumer_key": registration.key, "score_url": "", "line_items_url": odd + "/lineitems",
+              "score_for": "sub-1", "assignment": "ps4", "resource_link_id": "b", "assignment_points": 1.0}
+    sent = sender(state).send(launch, 0.5)
+    assert not sent.ok and "not a list of line items" in sent.detail
+
+
+def test_a_roster_that_is_odd_or_points_elsewhere_is_refused(odd_platform):
+    from hubsetup.lti import lti13_roster
+
+    (registration, _, state, _), answers, odd = odd_platform
+    tokens = lti13_scores.AccessTokens()
+    answers["/null"] = (200, {"members": None}, None)
+    with pytest.raises(lti13_roster.RosterError, match="not a membership container"):
+        lti13_roster.members(state, registration, odd + "/null", tokens=tokens)
+    answers["/leaks"] = (200, {"members": []}, "http://192.0.2.1:9/next")
+    with pytest.raises(lti13_roster.RosterError, match="points its next page elsewhere"):
+        lti13_roster.members(state, registration, odd + "/leaks", tokens=tokens)
+    answers["/loop"] = (200, {"members": [{"user_id": "u1"}]}, odd + "/loop")  # a page naming itself next
+    assert [m["user_id"] for m in lti13_roster.members(state, registration, odd + "/loop", tokens=tokens)] == ["u1"]
