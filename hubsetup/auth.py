@@ -272,11 +272,8 @@ class HubAuthenticator(LTI11Authenticator, PAMAuthenticator):
     def verify_lti13(self, id_token, state):
         """(Launch, claims, platform) of an id_token that passed every check (blocking: the
         platform's keyset may be fetched); LaunchError otherwise."""
-        login = self.lti13_states.take(state)
-        _, claims = lti13_validator.unverified(id_token)
-        platform = lti13.platform_of(self.lti13_platforms(), claims.get("iss"), login.client_id)
-        claims = lti13_validator.verify_id_token(id_token, platform, login, self.lti13_keysets)
-        self.lti13_states.spend(login)
+        claims, platform = lti13.verify_launch(id_token, state, self.lti13_platforms(), self.lti13_states,
+                                               self.lti13_keysets)
         return lti13.launch_of(claims, platform), claims, platform
 
     async def authenticate(self, handler, data=None):

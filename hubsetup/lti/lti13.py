@@ -8,7 +8,7 @@ from ..person_names import person_name
 from .launch import Launch
 from .lti13_roster import roster_url_of
 from .lti13_scores import line_item_of, line_items_of
-from .lti13_validator import CLAIM
+from .lti13_validator import CLAIM, unverified, verify_id_token
 from .rules import LaunchError
 
 LOGIN_REQUIRED = ("iss", "login_hint", "target_link_uri")
@@ -30,6 +30,17 @@ def platform_of(platforms, issuer, client_id):
                                + (f" and client id {client_id!r}" if client_id else "")
                                + " (hubsetup lti13 add)")
     return platform
+
+
+def verify_launch(id_token, state, platforms, states, keysets):
+    """(claims, platform) of a launch's id_token and state once every check passed (blocking:
+    the platform's keyset may be fetched); LaunchError otherwise. A state answers one launch."""
+    login = states.take(state)
+    header, claims = unverified(id_token)  # read once, to find which registration checks it
+    platform = platform_of(platforms, claims.get("iss"), login.client_id)
+    claims = verify_id_token(id_token, header, platform, login, keysets)
+    states.spend(login)
+    return claims, platform
 
 
 def authentication_request(args, platforms, states, launch_url, host):

@@ -228,10 +228,10 @@ def audiences(claims):
     return [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
 
 
-def verify_id_token(token, platform, login, keysets, clock=time.time):
-    """The claims of `token` once every check passed; LaunchError naming the first that failed.
-    `login` is the LoginState the launch's state named."""
-    header, _ = unverified(token)
+def verify_id_token(token, header, platform, login, keysets, clock=time.time):
+    """The claims of `token` (whose unverified `header` the caller read) once every check
+    passed; LaunchError naming the first that failed. `login` is the LoginState the launch's
+    state named."""
     if header.get("alg") != ALGORITHM:
         raise LaunchError(401, f"the id_token is signed with {header.get('alg')!r}: only {ALGORITHM} is accepted")
     if (login.issuer, login.client_id) != (platform.issuer, platform.client_id):

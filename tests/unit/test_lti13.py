@@ -52,12 +52,7 @@ def hub(platform, tmp_path):
 
         def launch(self, token, state):
             """As the hub's launch handler: the state taken, then every check."""
-            login = self.states.take(state)
-            found = lti13.platform_of(self.platforms(), lti13_validator.unverified(token)[1].get("iss"),
-                                      login.client_id)
-            claims = lti13_validator.verify_id_token(token, found, login, self.keysets)
-            self.states.spend(login)
-            return claims
+            return lti13.verify_launch(token, state, self.platforms(), self.states, self.keysets)[0]
 
     return Hub()
 
