@@ -12,12 +12,12 @@ import json
 import threading
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import jwt
 import requests
 
-from . import lti13_keys, lti13_platforms
+from . import bounded, lti13_keys, lti13_platforms
 from .lti11_outcomes import FAILED, NOT_SCORED, Outcome, post_retrying
 
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
@@ -41,14 +41,10 @@ class ScoreError(Exception):
 def bounded_json(method, url, **kwargs):
     """(response, its JSON) of a request whose reply must come within DEADLINE and MAX_REPLY
     bytes (a platform that answers slowly or without end is given up); ScoreError otherwise."""
-    deadline = time.monotonic() + DEADLINE
     try:
-        with requests.request(method, url, stream=True, timeout=TIMEOUT, allow_redirects=False, **kwargs) as response:
-            body = b""
-            for chunk in response.iter_content(65536):
-                body += chunk
-                if len(body) > MAX_REPLY or time.monotonic() > deadline:
-                    raise ScoreError(f"the platform's reply from {url} is too large or too slow")
+        response, body = bounded.read(method, url, DEADLINE, MAX_REPLY, TIMEOUT, **kwargs)
+    except bounded.TooLargeOrSlow:
+        raise ScoreError(f"the platform's reply from {url} is too large or too slow") from None
     except requests.RequestException as error:
         raise ScoreError(f"cannot reach the platform at {url}: {error.__class__.__name__}: {error}") from None
     try:
@@ -83,8 +79,6 @@ def line_items_of(claims):
 
 
 def _with_query(url, **query):
-    from urllib.parse import urlencode
-
     return url + ("&" if "?" in url else "?") + urlencode(query)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import jwt
 import requests
 
+from . import bounded
 from .rules import LaunchError
 
 ALGORITHM = "RS256"  # LTI 1.3 (IMS Security Framework) signs with RS256, and nothing else is taken
@@ -172,17 +173,13 @@ class Keysets:
 
 def fetch_keyset(url):
     """{kid: public key} of the RSA signing keys at `url`."""
-    deadline = time.monotonic() + KEYSET_DEADLINE
     try:
-        with requests.get(url, stream=True, timeout=KEYSET_DEADLINE, allow_redirects=False) as response:
-            if response.status_code != 200:
-                raise LaunchError(502, f"the platform's keyset {url} answered HTTP {response.status_code}")
-            body = b""
-            for chunk in response.iter_content(16384):
-                body += chunk
-                if len(body) > KEYSET_MAX_BYTES or time.monotonic() > deadline:
-                    raise LaunchError(502, f"the platform's keyset {url} is too large or too slow")
+        response, body = bounded.read("GET", url, KEYSET_DEADLINE, KEYSET_MAX_BYTES, KEYSET_DEADLINE)
+        if response.status_code != 200:
+            raise LaunchError(502, f"the platform's keyset {url} answered HTTP {response.status_code}")
         found = jwt.PyJWKSet.from_json(body.decode())
+    except bounded.TooLargeOrSlow:
+        raise LaunchError(502, f"the platform's keyset {url} is too large or too slow") from None
     except requests.RequestException as error:
         raise LaunchError(502, f"the platform's keyset {url} could not be read: {error.__class__.__name__}")
     except (jwt.PyJWKSetError, jwt.InvalidKeyError, ValueError, UnicodeDecodeError) as error:
