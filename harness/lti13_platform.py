@@ -142,10 +142,12 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
         return keys[jwt.get_unverified_header(assertion)["kid"]].key
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def reply(self, status, body, content_type="application/json"):
+        def reply(self, status, body, content_type="application/json", headers=()):
             data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in headers:
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -173,14 +175,10 @@ def serve_platform(port, keyset_file, record_file=None, tool_keyset=None, client
             with open(members_file) as f:
                 members = json.load(f)
             shown = members[page * MEMBERS_PER_PAGE:(page + 1) * MEMBERS_PER_PAGE]
-            data = json.dumps({"id": self.path, "context": {"id": COURSE}, "members": shown}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
-            if (page + 1) * MEMBERS_PER_PAGE < len(members):
-                self.send_header("Link", f'<{memberships_url(port)}?page={page + 1}>; rel="next"')
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            more = (page + 1) * MEMBERS_PER_PAGE < len(members)
+            self.reply(200, {"id": self.path, "context": {"id": COURSE}, "members": shown},
+                       "application/vnd.ims.lti-nrps.v2.membershipcontainer+json",
+                       [("Link", f'<{memberships_url(port)}?page={page + 1}>; rel="next"')] if more else [])
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
