@@ -108,7 +108,7 @@ def launch_of(claims, platform):
     context = claims.get(CLAIM + "context") if isinstance(claims.get(CLAIM + "context"), dict) else {}
     roles = claims.get(CLAIM + "roles") if isinstance(claims.get(CLAIM + "roles"), list) else []
     custom = target_args(claims)
-    sub = claims["sub"]
+    sub, line_item = claims["sub"], line_item_of(claims)
     text = lambda name: claims.get(name) if isinstance(claims.get(name), str) else ""  # noqa: E731
     return Launch(
         consumer_key=platform.key,
@@ -117,8 +117,8 @@ def launch_of(claims, platform):
         instructor=teaches(roles),
         resource_link_id=resource_link_id(claims),
         assignment=custom.get("custom_assignment", ""),
-        score_url=line_item_of(claims),
-        line_items_url="" if line_item_of(claims) else line_items_of(claims),
+        score_url=line_item,
+        line_items_url="" if line_item else line_items_of(claims),
         score_for=sub,
         roster_url=roster_url_of(claims),
         protocol="lti13",
