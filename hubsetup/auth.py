@@ -45,24 +45,38 @@ def hub_groups(db, login):
     return sorted(groups)
 
 
+def refusal(handler, what, error):
+    """The HTTP error of a refused launch, its reason logged (quoted: it may carry what the
+    request sent) with the client's address."""
+    handler.log.warning("%s refused: %r (%s)", what, str(error), handler.request.remote_ip)
+    return HTTPError(error.status, str(error))
+
+
 class LaunchHandler(LTI11AuthenticateHandler):
     """POST /hub/lti/launch: check `next` before anything else, then log in and redirect."""
 
     async def post(self):
+        self.check_posted_from_lms()
         args = convert_request_to_dict(self.request.arguments)
         await self.log_in_and_open(args, args.get("custom_next") or self.get_argument("next", ""))
 
-    async def log_in_and_open(self, args, requested):
-        """Every protocol's end of a launch: its target checked, the user logged in (the
-        authenticator's work), then sent to the lesson, the assignment or `next`."""
-        own_origin = f"{self.request.protocol}://{self.request.host}"
+    def check_posted_from_lms(self):
+        """Before any work: a launch posted from a site that is not one of the LMSs is refused."""
         try:
-            rules.check_origin(self.request.headers.get("Origin"), current_settings().frame_origins, own_origin)
+            rules.check_origin(self.request.headers.get("Origin"), current_settings().frame_origins,
+                               f"{self.request.protocol}://{self.request.host}")
+        except rules.LaunchError as error:
+            raise refusal(self, "LTI launch", error)
+
+    async def log_in_and_open(self, args, requested):
+        """Every protocol's end of a launch (its origin checked first): its target checked, the
+        user logged in (the authenticator's work), then sent to the lesson, the assignment or
+        `next`."""
+        try:
             next_url = rules.safe_next(requested, self.base_url, self.request.host)
             rules.check_target_fields(args)
         except rules.LaunchError as error:
-            self.log.warning("LTI launch refused: %s", error)
-            raise HTTPError(error.status, str(error))
+            raise refusal(self, "LTI launch", error)
         user = await self.login_user()
         if user is None:
             raise HTTPError(403, "LTI launch not allowed")
@@ -81,16 +95,13 @@ class LTI13LaunchHandler(LaunchHandler):
     verified = None  # (Launch, claims, platform) once the id_token passed every check
 
     async def post(self):
+        self.check_posted_from_lms()
         try:
-            # Before any work: a launch posted from a site that is not one of the LMSs
-            rules.check_origin(self.request.headers.get("Origin"), current_settings().frame_origins,
-                               f"{self.request.protocol}://{self.request.host}")
             self.verified = await asyncio.get_running_loop().run_in_executor(
                 None, self.authenticator.verify_lti13, self.get_body_argument("id_token", ""),
                 self.get_body_argument("state", ""))
         except rules.LaunchError as error:
-            self.log.warning("LTI 1.3 launch refused: %r (%s)", str(error), self.request.remote_ip)
-            raise HTTPError(error.status, str(error))
+            raise refusal(self, "LTI 1.3 launch", error)
         launch, claims, platform = self.verified
         if claims[lti13_validator.CLAIM + "message_type"] == lti13_validator.DEEP_LINKING_REQUEST:
             return await self.offer_content(launch, claims, platform)
@@ -128,8 +139,7 @@ class LTI13DeepLinkHandler(BaseHandler):
             kind, name = self.get_body_argument("kind", ""), self.get_body_argument("name", "")
             points = lti13_deep_linking.chosen(request, kind, name)
         except rules.LaunchError as error:
-            self.log.warning("LTI 1.3 Deep Linking refused: %r (%s)", str(error), self.request.remote_ip)
-            raise HTTPError(error.status, str(error))
+            raise refusal(self, "LTI 1.3 Deep Linking", error)
         item = lti13_deep_linking.content_item(kind, name, points, lti13_url(self, "launch"),
                                                request.settings.get("accept_lineitem") is not False)
         token = lti13_deep_linking.response_token(current_settings().state_dir, request, item)
@@ -159,8 +169,7 @@ class LTI13LoginHandler(BaseHandler):
                                                self.authenticator.lti13_states, lti13_url(self, "launch"),
                                                self.request.host)
         except rules.LaunchError as error:
-            self.log.warning("LTI 1.3 login refused: %r (%s)", str(error), self.request.remote_ip)
-            raise HTTPError(error.status, str(error))
+            raise refusal(self, "LTI 1.3 login", error)
         self.redirect(url)
 
 
