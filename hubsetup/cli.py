@@ -67,6 +67,13 @@ def accounts_watch(args, settings):
     return 0
 
 
+def start_factories(settings):
+    """The server and kernel factories, importing while the hub starts (hubsetup.factory)."""
+    from .spawner import HubSpawner
+
+    HubSpawner(process_limit=settings.user_process_limit).factory_keeper().start_all(print)
+
+
 def start(args, settings):
     """Sync accounts, then become JupyterHub: a bad accounts.csv stops the start, loudly."""
     status = accounts_sync(argparse.Namespace(dry_run=False), settings)
@@ -74,6 +81,8 @@ def start(args, settings):
         return fail("not starting JupyterHub until accounts.csv is fixed", status)
     # Auth state (LTI launch data) is encrypted with a key kept in the state volume.
     os.environ.setdefault("JUPYTERHUB_CRYPT_KEY", ensure_secret(settings.state_dir, "jupyterhub-crypt-key"))
+    if settings.forks_servers:
+        start_factories(settings)
     sys.stdout.flush()  # exec replaces the process: unflushed output would be lost
     os.chdir(settings.state_dir)
     os.execvp("jupyterhub", ["jupyterhub", "-f", args.config, *args.jupyterhub_args])

@@ -85,6 +85,7 @@ def update_spawner(c, settings):
     c.Spawner.auth_state_hook = remember_launch_course
     c.StartInTurns.starting_at_once = settings.starting_at_once
     c.HubSpawner.process_limit = settings.user_process_limit
+    c.HubSpawner.server_factory = settings.forks_servers
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = settings.start_timeout
     c.Spawner.http_timeout = settings.start_timeout

@@ -66,6 +66,11 @@ def check_course_list(variable, value):
             raise SystemExit(f"{variable}: {name!r} is not a course name (or `*` for every course)")
 
 
+def check_yes_no(variable, value):
+    if value not in ("yes", "no"):
+        raise SystemExit(f"{variable}={value!r}: must be yes or no")
+
+
 def check_log_size(variable, value):
     if not LOG_SIZE.match(value):
         raise SystemExit(f"{variable}={value!r}: give a size like 500k, 10m or 1g")
@@ -209,6 +214,13 @@ class Settings:
         "USER_PROCESS_LIMIT", "512",
         "Processes and threads one user may run at once (server, kernels and terminals together), "
         "in every mode: a fork or thread bomb stops there instead of exhausting the machine."
+    )
+    server_factory: str = setting(
+        "SERVER_FACTORY", "yes",
+        "Local mode: users' servers and Python kernels are forked from processes that imported "
+        "everything once (a class starts several times faster, in less memory); `no` starts each "
+        "one the plain way. A server or kernel the factories cannot make starts the plain way anyway.",
+        check=check_yes_no,
     )
     user_disk_warning: str = setting(
         "USER_DISK_WARNING", "2G",
@@ -354,6 +366,10 @@ class Settings:
     @property
     def tmp_size_bytes(self):
         return parse_size("USER_TMP_SIZE", self.user_tmp_size)
+
+    @property
+    def forks_servers(self):
+        return self.spawner_mode == "local" and self.server_factory == "yes"
 
     @property
     def registry_path(self):

@@ -3,6 +3,7 @@
 import os
 
 from . import notebook_html
+from .factory.forking import KERNEL_SOCKET
 
 #: nbconvert's exporters that cannot work in this image, kept off JupyterLab's export menu:
 #: webpdf wants a browser Playwright downloaded (hubsetup.pdf_export prints PDFs instead), qtpdf
@@ -40,5 +41,7 @@ def configure(c, env=None):
     notebook_html.configure(c)
     for exporter in UNUSABLE_EXPORTERS:
         c[exporter].enabled = False
+    if os.path.exists(KERNEL_SOCKET):  # the local mode's kernel factory (hubsetup.factory)
+        c.KernelProvisionerFactory.default_provisioner_name = "preloaded-kernel"
     # hubsetup's server extensions are enabled in /etc/jupyter/jupyter_server_config.d, as other
     # packages' are: a role's own jpserver_extensions (students') would replace a value set here.

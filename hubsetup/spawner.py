@@ -4,15 +4,15 @@ server gets (processes here, containers in hubsetup.docker_spawners)."""
 import asyncio
 import html
 import os
-import resource
 
-from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from jupyterhub.utils import exponential_backoff
+from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.utils import exponential_backoff, random_port
 from tornado.httpclient import AsyncHTTPClient
-from traitlets import Integer, default
+from traitlets import Bool, Integer, default
 from traitlets.config import LoggingConfigurable
 
 from . import courses, lab_menus, registry
+from .factory import client, forking, keeper
 from .settings import UI_LANGUAGES
 from .settings import current as current_settings
 
@@ -131,7 +131,53 @@ class StartInTurns(LoggingConfigurable):
         await exponential_backoff(answering, f"{url} did not answer", timeout=self.http_timeout)
 
 
-class HubSpawner(CourseRoles, StartInTurns, LocalProcessSpawner):
+class ForkedStart(LoggingConfigurable):
+    """A local server forked by the server factory (hubsetup.factory) when it answers, started
+    the plain way otherwise. Either way the same `become_user` makes the process the user's."""
+
+    server_factory = Bool(
+        True,
+        help="Ask the server factory to fork users' servers (and start the factories). Off: every "
+        "server is a new process that imports everything itself.",
+    ).tag(config=True)
+
+    factory_answer_seconds = Integer(
+        10, help="How long a spawn waits for the factory's answer before starting the plain way.",
+    ).tag(config=True)
+
+    _keeper = None  # one per hub process
+
+    def limits(self):
+        return {"umask": self.umask, "process_limit": self.process_limit, "oom_score_adj": self.oom_score_adj}
+
+    def factory_keeper(self):
+        if ForkedStart._keeper is None:
+            settings = current_settings()
+            ForkedStart._keeper = keeper.Keeper(
+                {**self.limits(), "first_uid": settings.first_uid, "home_root": settings.home_root})
+        return ForkedStart._keeper
+
+    async def start(self):
+        if not self.server_factory:
+            return await super().start()
+        self.factory_keeper().ensure_running(self.log.warning)
+        if self.port == 0:
+            self.port = random_port()
+        request = {"user": self.user.name, "argv": [*self.cmd, *self.get_args()], "env": self.get_env(),
+                   "limits": self.limits()}
+        try:
+            pid = await asyncio.get_running_loop().run_in_executor(
+                None, client.ask, forking.SERVER_SOCKET, request, self.factory_answer_seconds)
+        except client.FactoryUnavailable as e:
+            self.log.warning("%s's server starts the plain way: %s", self.user.name, e)
+            return await super().start()
+        self.proc = None  # not our child: polled and stopped by pid, as after a hub restart
+        self.pid = pid
+        self.log.info("Forked %s's server from the server factory: pid %s", self.user.name, pid)
+        return (self.ip or "127.0.0.1", self.port)
+
+
+class HubSpawner(CourseRoles, StartInTurns, ForkedStart, LocalProcessSpawner):
     """A user's server as a process of the hub's container, as that user."""
 
     umask = Integer(
@@ -153,17 +199,10 @@ class HubSpawner(CourseRoles, StartInTurns, LocalProcessSpawner):
     ).tag(config=True)
 
     def make_preexec_fn(self, name):
-        become_user = set_user_setuid(name)
-        umask, process_limit, oom_score_adj = self.umask, self.process_limit, self.oom_score_adj
+        limits, account = self.limits(), forking.account_of(name)
 
         def preexec():
-            # As root still: raising one's own OOM score needs no privilege, but the limit must
-            # be set before the process belongs to the user (then only lowered).
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(oom_score_adj))
-            resource.setrlimit(resource.RLIMIT_NPROC, (process_limit, process_limit))
-            become_user()
-            os.umask(umask)
+            forking.become_user(name, **limits, account=account)
 
         return preexec
 

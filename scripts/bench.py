@@ -53,7 +53,8 @@ def stack_compose(args):
     with open(override, "w") as f:
         f.write(f"# Written by scripts/bench: makes {ADMIN} a hub admin, for the bench's cleanup.\n"
                 f"services:\n  hub:\n    environment:\n      ADMIN_USERS: {ADMIN}\n"
-                f"      AUTOGRADE_ON_SUBMIT: {bench_grading.COURSE}\n")
+                f"      AUTOGRADE_ON_SUBMIT: {bench_grading.COURSE}\n"
+                f"      SERVER_FACTORY: {getattr(args, 'server_factory', 'yes')}\n")
     env = {"HUB_PORT": str(args.port), "ACCOUNTS_DIR": directory, "HUB_IMAGE": args.image}
     return Compose(args.project, env), override
 
@@ -140,6 +141,8 @@ def parser():
         command.add_argument("--image", default="teaching-hub:test")
         if name == "up":
             command.add_argument("--build", action="store_true", help="build the image first")
+            command.add_argument("--server-factory", choices=("yes", "no"), default="yes",
+                                 help="SERVER_FACTORY of the stack: fork servers and kernels (yes) or start them plainly")
         command.set_defaults(func=func)
     return top
 

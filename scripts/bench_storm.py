@@ -34,6 +34,7 @@ REDIRECT_HOPS = 10
 # and the machine's busy CPU seconds (/proc/stat is not namespaced). Stops at its
 # deadline, at EOF on stdin, or when nobody reads its output.
 SAMPLER = program("sampler.py")
+PSS = program("pss.py")
 
 
 class Sampler:
@@ -530,6 +531,7 @@ def summarise(n, students, floor, health, usage, cores, window):
         "users": n, "failures": n - len(ok), "ready_s": stats(ready), "first_result_s": stats(first),
         "health_max_latency_s": round(max(latencies), 3) if latencies else None,
         "health_p95_latency_s": round(percentile(latencies, 95), 3) if latencies else None,
+        "health_p99_latency_s": round(percentile(latencies, 99), 3) if latencies else None,
         "health_errors": sum(1 for r in in_window if r[2] != 200),
         "target_bound_s": round(floor_cpu * n / cores, 2),
         "target_bound_first_result_s": round(full_cpu * n / cores, 2),
@@ -588,11 +590,15 @@ def report_text(summary, floor):
             f"{name} {fmt(v['p50'])}/{fmt(v['max'])}" for name, v in summary["phases_s"].items()),
         f"hub: peak RSS {summary['hub_peak_rss_mb']:.0f} MB, {summary['hub_cpu_s']:.2f} CPU-s "
         f"({summary['hub_cpu_s_per_launch']:.3f} per launch); /hub/health max {fmt(summary['health_max_latency_s'])} s, "
-        f"p95 {fmt(summary['health_p95_latency_s'])} s, {summary['health_errors']} errors",
+        f"p95 {fmt(summary['health_p95_latency_s'])} s, p99 {fmt(summary.get('health_p99_latency_s'))} s, "
+        f"{summary['health_errors']} errors",
         f"users: servers peak {summary['servers_peak_total_mb']:.0f} MB total "
         f"({mb(summary['server_rss_mean_mb_at_end'])} MB each at the end, {summary['servers_cpu_s']:.1f} CPU-s, "
         f"{fmt(r['server_cpu_mean'])} x floor each), kernels peak {summary['kernels_peak_total_mb']:.0f} MB total; "
         f"servers + kernels peak {summary['user_processes_peak_total_mb']:.0f} MB; container {summary['container_peak_mb']:.0f} MB",
+        "idle user (server + kernel) after the storm: " + (
+            f"{summary['idle_user_pss_mb']['mean']:.0f} MB PSS mean, {summary['idle_user_pss_mb']['max']:.0f} max"
+            if summary.get("idle_user_pss_mb") else "-"),
         f"machine: {summary['machine_busy_cpu_s']:.1f} CPU-s busy, {summary['hub_container_cpu_s']:.1f} in the hub container, "
         f"{summary['bench_client_cpu_s']:.1f} in this client; other load {summary['other_load_cores']:.2f} cores",
     ]
@@ -771,6 +777,7 @@ def storm_command(args):
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     since = int(time.time())
     before_machine = machine()
+    idle = None
     try:
         sampler.wait_first()
         health.start()
@@ -782,6 +789,7 @@ def storm_command(args):
         end = max(s.ended or origin for s in students)
         client_cpu_s = cpu_seconds() - client_before
         time.sleep(2 * args.sample_every + 0.5)  # a sample after the last student's end
+        idle = idle_memory(compose, [s.login for s in students if s.login and not s.error])
     finally:
         samples = sampler.stop()
         health_records = health.stop() if health.is_alive() else health.records
@@ -794,6 +802,7 @@ def storm_command(args):
     usage = usage_between(sampler, origin, end, logins)
     summary = summarise(args.users, students, floor_result, health_records, usage, os.cpu_count(),
                         (origin, end, client_cpu_s))
+    summary["idle_user_pss_mb"] = idle
     result = {
         "scenario": "storm", "started_at": started_at, "url": url, "project": args.project, "run_id": run_id,
         "machine": before_machine, "loadavg_after": os.getloadavg(), "image": image, "checkout": checkout(),
@@ -816,6 +825,19 @@ def storm_command(args):
     print(f"cleanup: {cleaned}")
     print(f"results: {out}/result.json, {out}/storm.png, {out}/hub.log")
     return 1 if summary["failures"] else 0
+
+
+def idle_memory(compose, logins):
+    """Proportional memory (PSS) of each student's processes (a server and one kernel, idle after
+    the storm): mean and max over students, in MB. PSS shares each page among the processes
+    mapping it, so it is what one more student costs."""
+    if not logins:
+        return None
+    answer = compose.exec("python3", "-c", PSS, json.dumps(logins), timeout=600)
+    per_user = [kb / 1024 for kb, processes in json.loads(answer.stdout).values() if processes]
+    if not per_user:
+        return None
+    return {"mean": round(sum(per_user) / len(per_user), 1), "max": round(max(per_user), 1), "users": len(per_user)}
 
 
 def save_hub_log(compose, since, path):

@@ -19,6 +19,8 @@ def user_name(uid):
     return names.get(uid, str(uid))
 
 def kind(args):
+    # A forked server or kernel shows its command as one string (setproctitle): split it again.
+    args = " ".join(args).split()
     base = [os.path.basename(a) for a in args[:3]]
     if "jupyterhub-singleuser" in base:
         return "server"

@@ -1,0 +1,280 @@
+"""What both factories share: a root process that answers requests on a Unix socket by forking a
+child that becomes a user and runs a pre-imported program.
+
+Standard library only: the kernel factory runs it under the course environment's Python, where
+nothing of hubsetup is installed. The hub's process spawner uses `become_user` too, so a
+forked server and a plainly started one are set up by the same code.
+"""
+
+import ctypes
+import json
+import os
+import pwd
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+try:
+    # Imported before any environment change: it finds the memory `ps` reads by where the
+    # process's start put its arguments and environment.
+    import setproctitle
+except ImportError:
+    setproctitle = None
+
+#: A request is one JSON object on one line; anything longer is refused unread.
+MAX_REQUEST = 256 * 1024
+#: A connection that has not sent its whole request by then is dropped: one slow client cannot
+#: hold the others' starts.
+REQUEST_SECONDS = 5
+PR_SET_DUMPABLE = 4
+SOCKET_FOLDER = "/run/teaching-hub-factory"
+SERVER_SOCKET = f"{SOCKET_FOLDER}/servers.sock"  # root only
+KERNEL_SOCKET = f"{SOCKET_FOLDER}/kernels.sock"  # every user
+#: The interpreter options of the image's kernelspec, which the kernel factory is started with: a
+#: kernel asked for with others (or with PYTHON* variables, read only at an interpreter's start)
+#: starts the plain way.
+KERNEL_OPTIONS = ["-Xfrozen_modules=off"]
+
+
+class Refused(Exception):
+    """A request the factory will not carry out; its message goes back to the asker."""
+
+
+def account_of(name):
+    """(passwd entry, every group id) of `name`: looked up before a fork where the forking
+    process has threads (a lookup in the child could hang on a lock another thread held)."""
+    user = pwd.getpwnam(name)
+    return user, os.getgrouplist(name, user.pw_gid)
+
+
+def become_user(name, umask, process_limit, oom_score_adj, account=None):
+    """Turn this (root) process into `name`: its OOM score and process limit first (a user may
+    only lower them), then groups (the user's own and their courses'), gid, uid, umask and the
+    home as working directory. Called by the process spawner's preexec and by forked children."""
+    user, groups = account or account_of(name)
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write(str(oom_score_adj))
+    resource.setrlimit(resource.RLIMIT_NPROC, (process_limit, process_limit))
+    os.setgroups(groups)
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+    os.umask(umask)
+    try:
+        os.chdir(user.pw_dir)
+    except OSError as e:
+        print(f"{name}: no home to start in ({e}); starting in /", file=sys.stderr)
+        os.chdir("/")
+    return user
+
+
+def make_dumpable():
+    """A process that changed uid without exec is not dumpable: its /proc files stay root's and
+    its owner could neither read its memory figures nor debug it. An exec'd one is; so is this."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE)")
+
+
+def reset_signals():
+    """The dispositions a freshly started Python has: the factory's own handlers must not run in
+    a user's program."""
+    for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def show_as(argv):
+    """What `ps` shows for the process: the command a plain start would have run."""
+    if setproctitle is not None:
+        setproctitle.setproctitle(" ".join(argv))
+
+
+def replace_environment(env):
+    os.environ.clear()
+    os.environ.update(env)
+
+
+def only_one(socket_path):
+    """Exit at once if this factory runs already (the hub and its spawner may both start it);
+    the lock is held for the process's life and released by its end, however it ends."""
+    import fcntl
+
+    os.makedirs(os.path.dirname(socket_path), mode=0o755, exist_ok=True)
+    lock = os.open(f"{socket_path}.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(0) from None
+    return lock
+
+
+def peer_of(connection):
+    """(pid, uid, gid) of the process at the other end, as the kernel saw it connect."""
+    creds = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)
+
+
+def reply(connection, **answer):
+    try:
+        connection.sendall(json.dumps(answer).encode() + b"\n")
+    except OSError:
+        pass  # the asker gave up: it starts the plain way
+
+
+def only_strings(value, field):
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        raise Refused(f"{field}: a non-empty list of strings")
+    return value
+
+
+def string_map(value, field):
+    if not (isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) and k and "=" not in k
+                                            and "\0" not in k + v for k, v in value.items())):
+        raise Refused(f"{field}: names and values must be strings")
+    return value
+
+
+def fork_detached(child):
+    """Run `child()` in a grandchild whose parent is the container's init, not this factory:
+    a factory that dies or restarts takes no server or kernel with it, and init reaps them. The
+    grandchild never returns here. Returns once the intermediate child has exited."""
+    middle = os.fork()
+    if middle == 0:
+        try:
+            if os.fork() == 0:
+                status = 1
+                try:
+                    os.setsid()
+                    status = child()
+                except SystemExit as e:
+                    status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+                except BaseException:
+                    import traceback
+
+                    traceback.print_exc()
+                finally:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(status or 0)
+        finally:
+            os._exit(0)
+    os.waitpid(middle, 0)
+
+
+class Factory:
+    """The socket loop: single-threaded, so that every fork copies one thread; requests are read
+    from any number of connections at once, each within REQUEST_SECONDS."""
+
+    def __init__(self, socket_path, mode, allowed, serve):
+        self.socket_path = socket_path
+        self.mode = mode
+        self.allowed = allowed  # (pid, uid, gid) -> reason for refusing, or None
+        # (request, peer, connection, listener, pending) -> the answer, or None when a forked child answers
+        self.serve = serve
+        self.pending = {}  # connection -> (bytes so far, deadline, peer)
+
+    def listen(self):
+        folder = os.path.dirname(self.socket_path)
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        fresh = f"{self.socket_path}.{os.getpid()}"
+        try:
+            os.unlink(fresh)
+        except FileNotFoundError:
+            pass
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(fresh)
+        os.chmod(fresh, self.mode)
+        listener.listen(128)
+        # Bound under a name of its own, then renamed: an asker never finds a half-made socket.
+        os.rename(fresh, self.socket_path)
+        return listener
+
+    def run(self):
+        threads = len(os.listdir("/proc/self/task"))
+        if threads != 1:
+            raise SystemExit(f"{threads} threads after importing: a fork would copy a process whose "
+                             "other threads are gone; not serving")
+        listener = self.listen()
+        print(f"factory ready on {self.socket_path} (pid {os.getpid()})", file=sys.stderr, flush=True)
+        while True:
+            readable, _, _ = select.select([listener, *self.pending], [], [], 1)
+            for ready in readable:
+                if ready is listener:
+                    self.accept(listener)
+                else:
+                    self.receive(ready, listener)
+            now = time.monotonic()
+            for connection, (_, deadline, _) in list(self.pending.items()):
+                if now > deadline:
+                    self.drop(connection)
+
+    def accept(self, listener):
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        peer = peer_of(connection)
+        refusal = self.allowed(*peer)
+        if refusal:
+            reply(connection, error=refusal)
+            connection.close()
+            return
+        connection.setblocking(False)
+        self.pending[connection] = (b"", time.monotonic() + REQUEST_SECONDS, peer)
+
+    def drop(self, connection):
+        del self.pending[connection]
+        connection.close()
+
+    def receive(self, connection, listener):
+        received, deadline, peer = self.pending[connection]
+        try:
+            chunk = connection.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.drop(connection)
+            return
+        received += chunk
+        if b"\n" not in received:
+            if len(received) > MAX_REQUEST:
+                reply(connection, error=f"a request is at most {MAX_REQUEST} bytes")
+                self.drop(connection)
+            else:
+                self.pending[connection] = (received, deadline, peer)
+            return
+        del self.pending[connection]
+        connection.setblocking(True)
+        try:
+            request = json.loads(received.split(b"\n", 1)[0])
+            if not isinstance(request, dict):
+                raise Refused("a request is a JSON object")
+            answer = self.serve(request, peer, connection, listener, self.pending)
+        except (Refused, ValueError) as e:
+            answer = {"error": str(e)}
+        except OSError as e:
+            answer = {"error": f"could not fork: {e}"}
+        if answer is not None:
+            reply(connection, **answer)
+        connection.close()
+
+
+def in_child_shed(listener, pending, keep=()):
+    """In a forked child: close the factory's sockets as objects (so that no later garbage
+    collection closes a descriptor number the program reuses), then every other descriptor."""
+    for connection in pending:
+        connection.close()
+    listener.close()
+    for fd in [int(name) for name in os.listdir("/proc/self/fd")]:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the listing's own descriptor, closed already
