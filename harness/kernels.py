@@ -60,14 +60,12 @@ def execute(session, code, timeout=120):
 
 
 # Writes past the notebook, to the log: ipykernel sends what the kernel writes to its standard
-# output to the notebook, but keeps a copy of the descriptor it had, the server's standard
-# output (a pipe of the container's log, which the student cannot open anew). A student's
-# code finds it and writes there in a loop.
+# output to the notebook, but keeps a copy of the descriptor it started with (the server's
+# standard output, or the kernel factory's: a pipe of the container's log, which the student
+# cannot open anew). A student's code takes that copy and writes there in a loop.
 FLOOD = """
-import os, select
-log = os.readlink(f"/proc/{{os.getppid()}}/fd/1")
-out = next(int(fd) for fd in os.listdir("/proc/self/fd") if fd not in ("0", "1", "2")
-           and os.path.exists(f"/proc/self/fd/{{fd}}") and os.readlink(f"/proc/self/fd/{{fd}}") == log)
+import os, select, sys
+out = sys.stdout._original_stdstream_copy
 chunk = b"printing in a loop\\n" * 4096
 for _ in range({times}):
     rest = memoryview(chunk)

@@ -8,6 +8,7 @@ forked server and a plainly started one are set up by the same code.
 
 import ctypes
 import json
+import locale
 import os
 import pwd
 import resource
@@ -94,9 +95,32 @@ def show_as(argv):
         setproctitle.setproctitle(" ".join(argv))
 
 
-def replace_environment(env):
+#: The factory's environment as its Python started, before it imported anything.
+STARTED_WITH = dict(os.environ)
+
+
+def set_by_imports():
+    """Variables the factory's imports set in its environment (debugpy sets PYDEVD_USE_FRAME_EVAL):
+    a forked process keeps them, as its own imports would have set them."""
+    return {name: value for name, value in os.environ.items() if STARTED_WITH.get(name) != value}
+
+
+def take_up_environment(env):
+    """Make `env` the process's environment, and what Python took from the factory's at its start
+    follow it: the locale's character type, the time zone, the user's site folder."""
+    env = {**set_by_imports(), **env}
     os.environ.clear()
+    os.environb.clear()  # a mapping of its own, which os.environ's changes do not reach
     os.environ.update(env)
+    os.environb.update((os.fsencode(name), os.fsencode(value)) for name, value in env.items())
+    try:
+        locale.setlocale(locale.LC_CTYPE, "")  # as an interpreter's start sets it
+    except locale.Error:
+        pass
+    time.tzset()
+    site = sys.modules.get("site")
+    if site is not None:
+        site.USER_BASE = site.USER_SITE = None  # worked out again from HOME when next asked
 
 
 def only_one(socket_path):

@@ -27,7 +27,7 @@ def commands(limits):
     server_python = os.path.join(os.path.dirname(sys.executable), "python")
     return {
         SERVER_SOCKET: [server_python, "-P", "-m", "hubsetup.factory.servers"],
-        KERNEL_SOCKET: [COURSE_PYTHON, "-P", *KERNEL_OPTIONS, os.path.join(os.path.dirname(__file__), "kernels.py"),
+        KERNEL_SOCKET: [COURSE_PYTHON, *KERNEL_OPTIONS, os.path.join(os.path.dirname(__file__), "kernels.py"),
                          "--first-uid", str(limits["first_uid"]), "--home-root", limits["home_root"],
                          "--process-limit", str(limits["process_limit"]),
                          "--oom-score-adj", str(limits["oom_score_adj"]), "--umask", f"{limits['umask']:o}"],

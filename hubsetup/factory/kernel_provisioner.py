@@ -69,6 +69,8 @@ class PreloadedKernelProvisioner(LocalProvisioner):
         return self.connection_info
 
     def ask_factory(self, cmd, kwargs):
-        env = kwargs.get("env") or dict(os.environ)
+        # As jupyter_client's launcher sets it for the kernels it starts (the kernel factory
+        # makes each forked kernel end with this server, whatever the variable says).
+        env = {**(kwargs.get("env") or os.environ), "JPY_PARENT_PID": str(os.getpid())}
         cwd = os.path.abspath(kwargs.get("cwd") or os.getcwd())
         return ask(KERNEL_SOCKET, {"argv": list(cmd), "env": dict(env), "cwd": cwd}, ANSWER_SECONDS)

@@ -19,8 +19,12 @@ import select
 import sys
 import threading
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import forking  # noqa: E402  (the folder is on the path only for this import)
+# Run as a script, without -P (kernels take sys.flags from here: with safe_path set, IPython
+# would leave the notebook's folder off the path), so Python put this folder first on the path.
+# It stays there only for this import.
+if os.path.realpath(sys.path[0]) != os.path.dirname(os.path.realpath(__file__)):
+    raise SystemExit("run the kernel factory as a script")
+import forking  # noqa: E402
 
 del sys.path[0]
 
@@ -120,9 +124,13 @@ class KernelFactory:
         forking.in_child_shed(listener, [*pending, connection], keep={server})
         forking.reset_signals()
         forking.show_as([sys.executable, *forking.KERNEL_OPTIONS, "-m", LAUNCHER, *kernel_args])
-        forking.replace_environment(env)
+        forking.take_up_environment(env)
+        numpy_random = sys.modules.get("numpy.random")
+        if numpy_random is not None:
+            numpy_random.seed()  # its global generator was seeded once, in the factory, for all
         self.add_user_site()
-        sys.path.insert(0, os.getcwd())  # what `python -m` puts first: the notebook's folder
+        # Nothing put first on the path: ipykernel_launcher takes out the folder `python -m` puts
+        # there, and the shell then puts '' before site-packages, here as in a plain kernel.
         sys.argv = [LAUNCHER, *kernel_args]
         threading.Thread(target=exit_with, args=(server,), daemon=True, name="server-watch").start()
         from ipykernel import kernelapp

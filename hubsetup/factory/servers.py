@@ -67,6 +67,21 @@ def preload():
             importlib.import_module(name)
 
 
+def follow_the_users_environment():
+    """Values that pre-imported modules took from the factory's environment at their import,
+    taken again from the user's (found by comparing every module's globals after `preload` under
+    two environments): JupyterLab's default language is the locale's. (send2trash's trash folder
+    is root's too, but JupyterHub's servers never use the trash.)"""
+    translations = sys.modules.get("jupyterlab_server.translation_utils")
+    if translations is not None:
+        language = locale.getlocale()[0] or translations.DEFAULT_LOCALE
+        translations.translator._LOCALE = language
+        for name in ("translation_utils", "settings_utils", "translations_handler"):
+            module = sys.modules.get(f"jupyterlab_server.{name}")
+            if module is not None:
+                module.SYS_LOCALE = language
+
+
 def only_root(pid, uid, gid):
     return None if uid == 0 else "only the hub starts servers"
 
@@ -103,11 +118,8 @@ def run_server(user, argv, env, limits, connection, listener, pending):
     forking.in_child_shed(listener, [*pending, connection])
     forking.reset_signals()
     forking.show_as(argv)
-    forking.replace_environment(env)
-    try:
-        locale.setlocale(locale.LC_ALL, "")  # the user's LANG, as an exec'd Python would take it
-    except locale.Error:
-        pass
+    forking.take_up_environment(env)
+    follow_the_users_environment()
     sys.argv = list(argv)
     from jupyterhub.singleuser import main
 

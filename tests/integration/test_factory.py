@@ -1,0 +1,220 @@
+"""Servers and kernels forked by the factories (hubsetup.factory, on by default in local mode)
+are the user's own, as plainly started ones are: credentials, groups, descriptors, environment,
+limits and reach; stopping a server ends its kernels; a factory that dies takes no server with it
+and the next start still works; what the kernel factory's socket is asked by a user, a grading
+sandbox's uid or a stranger's request is refused."""
+
+import datetime
+import json
+import time
+
+from harness import kernels
+from harness.stack import wait_until
+
+# What a user's code sees of its processes, printed as JSON by a kernel.
+SELF = """
+import json, locale, os, resource, sys, time
+def status(pid, *names):
+    lines = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
+    return {name: lines[name].split() for name in names}
+server = int(os.environ["JPY_PARENT_PID"])
+print(json.dumps({
+    "env": dict(os.environ), "cwd": os.getcwd(), "umask": os.umask(0o007),
+    "nproc": resource.getrlimit(resource.RLIMIT_NPROC), "oom": open("/proc/self/oom_score_adj").read().strip(),
+    "kernel": status("self", "Uid", "Gid", "Groups"), "server": status(server, "Uid", "Gid", "Groups"),
+    "server_pid": server, "kernel_pid": os.getpid(),
+    "path": sys.path, "locale": locale.getlocale(), "tzname": time.tzname,
+    "environb": {os.fsdecode(k): os.fsdecode(v) for k, v in os.environb.items()}, "flags": list(sys.flags),
+}))
+"""
+
+# Variables that differ from one start to the next whoever starts the server.
+PER_START = {"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_SERVICE_URL", "JPY_PARENT_PID", "JPY_SESSION_NAME"}
+
+# Asked of the kernel factory from a user's kernel: each must come back refused.
+ASK_FACTORY = """
+import json, os, socket
+def ask(request):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect("/run/teaching-hub-factory/kernels.sock")
+        s.sendall(json.dumps(request).encode() + b"\\n")
+        return json.loads(s.makefile().readline())
+base = {"argv": ["/opt/course/bin/python", "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "/tmp/none.json"],
+        "env": {"HOME": os.environ["HOME"]}, "cwd": os.environ["HOME"]}
+answers = {
+    "shell": ask({**base, "argv": ["/bin/sh", "-c", "id > /tmp/owned"]}),
+    "other_home": ask({**base, "cwd": "/home/eleve2"}),
+    "pythonpath": ask({**base, "env": {"PYTHONPATH": "/tmp"}}),
+    "not_json": None,
+}
+with socket.socket(socket.AF_UNIX) as s:
+    s.connect("/run/teaching-hub-factory/kernels.sock")
+    s.sendall(b"[1, 2]\\n")
+    answers["not_json"] = json.loads(s.makefile().readline())
+try:
+    socket.socket(socket.AF_UNIX).connect("/run/teaching-hub-factory/servers.sock")
+    answers["servers"] = "connected"
+except PermissionError:
+    answers["servers"] = "refused"
+print(json.dumps(answers))
+"""
+
+# Run as root in the hub's container: a uid of the grading sandbox's range (no account) asks.
+SANDBOX_ASKS = """
+import json, os, socket
+os.setgroups([]); os.setgid(1900000123); os.setuid(1900000123)
+with socket.socket(socket.AF_UNIX) as s:
+    s.connect("/run/teaching-hub-factory/kernels.sock")
+    print(s.makefile().readline())
+"""
+
+
+class LogFromNow:
+    """The hub's log from now on, however much of it came before (`stack.logs` is its tail)."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def count(self, text):
+        return self.stack.compose("logs", "--no-color", "--since", self.since, check=False).stdout.count(text)
+
+
+def fresh_server(client, login, password):
+    session = client(login)
+    assert session.log_in(password)
+    session.stop_server()
+    wait_until(lambda: not user_processes(session.stack, login), f"{login}'s processes did not end", timeout=60)
+    session.start_server()
+    return session
+
+
+def user_processes(stack, login):
+    """{pid: command} of the login's processes, as root sees them in /proc (what `ps` shows)."""
+    uid = stack.uid_of(login)
+    listing = stack.exec("python3", "-c", (
+        "import json, os\n"
+        f"print(json.dumps({{p: open(f'/proc/{{p}}/cmdline', 'rb').read().replace(b'\\0', b' ').decode() "
+        f"for p in os.listdir('/proc') if p.isdigit() and os.stat(f'/proc/{{p}}').st_uid == {uid}}}))")).stdout
+    return {int(pid): command for pid, command in json.loads(listing).items()}
+
+
+def seen_by_kernel(session):
+    output, state = kernels.execute(session, SELF)
+    assert state == "idle", output
+    return json.loads(output)
+
+
+def assert_same_start(forked, plain):
+    """The same user, limits, environment, import path, interpreter flags and locale, whichever way
+    each started."""
+    for key in ("cwd", "umask", "nproc", "oom", "kernel", "server", "path", "flags", "locale", "tzname"):
+        assert forked[key] == plain[key], (key, forked[key], plain[key])
+    same = {k: v for k, v in forked["env"].items() if k not in PER_START}
+    assert same == {k: v for k, v in plain["env"].items() if k not in PER_START}
+    assert forked["environb"] == forked["env"] and plain["environb"] == plain["env"]
+
+
+def factory_pid(stack, module):
+    return int(stack.exec("sh", "-c", f"grep -l 'factory[./]{module}' /proc/[0-9]*/cmdline | head -1 | cut -d/ -f3").stdout)
+
+
+def kill(stack, pid):
+    stack.exec("sh", "-c", f"kill -9 {pid}")  # the shell's: the image has no kill program
+
+
+def test_a_forked_server_and_kernel_are_the_users_own(stack, client):
+    log = LogFromNow(stack)
+    session = fresh_server(client, "eleve1", "eleve1pw")
+    seen = seen_by_kernel(session)
+    assert log.count("Forked eleve1's server") == 1
+    assert log.count("Kernel forked from the kernel factory") == 1
+    uid, groups = str(stack.uid_of("eleve1")), sorted(stack.exec("id", "-G", "eleve1").stdout.split())
+    for process in ("server", "kernel"):
+        assert seen[process]["Uid"] == [uid] * 4 and seen[process]["Gid"] == [uid] * 4, seen[process]
+        assert sorted(seen[process]["Groups"]) == groups, (process, seen[process], groups)
+    assert seen["cwd"] == "/home/eleve1" and seen["umask"] == 0o007 and seen["oom"] == "900"
+    assert seen["nproc"] == [512, 512]
+    # `ps` shows the user as the owner and the command a plain start runs.
+    commands = user_processes(stack, "eleve1")
+    assert commands[seen["server_pid"]].startswith("jupyterhub-singleuser ")
+    assert "-m ipykernel_launcher -f " in commands[seen["kernel_pid"]]
+    # Nothing the factories hold open reached the user's processes.
+    held = set()
+    for module in ("servers", "kernels"):
+        links = stack.exec("sh", "-c", f"for fd in /proc/{factory_pid(stack, module)}/fd/*; do readlink $fd; done").stdout
+        held |= {link for link in links.split() if "socket:" in link or "teaching-hub-factory" in link}
+    for pid in (seen["server_pid"], seen["kernel_pid"]):
+        links = stack.exec("sh", "-c", f"for fd in /proc/{pid}/fd/*; do readlink $fd; done", user="eleve1").stdout.split()
+        assert links and not held & set(links), (pid, held & set(links))
+        assert not any("teaching-hub-factory" in link for link in links)
+    # The reach of the user's code: not another home, not the hub's state.
+    output, _ = kernels.execute(session, (
+        "import os\nfor path in ('/home/eleve2', '/srv/jupyterhub/state'):\n"
+        "    try:\n        os.listdir(path); print('read', path)\n"
+        "    except PermissionError:\n        print('refused', path)\n"))
+    assert output.split() == ["refused", "/home/eleve2", "refused", "/srv/jupyterhub/state"], output
+
+
+def test_a_dead_factory_stops_no_server_and_the_next_start_still_works(stack, client):
+    forked = fresh_server(client, "eleve1", "eleve1pw")
+    before = seen_by_kernel(forked)
+    log = LogFromNow(stack)
+    # No kernel factory: the running server starts its next kernel the plain way.
+    kill(stack, factory_pid(stack, "kernels"))
+    plain_kernel = seen_by_kernel(forked)
+    assert log.count("Kernel started the plain way") == 1
+    assert_same_start(before, plain_kernel)
+    # No server factory: the running server goes on, the next start is plain, and the factories
+    # are started again.
+    kill(stack, factory_pid(stack, "servers"))
+    assert kernels.execute(forked, "print(6 * 7)")[0].strip() == "42"
+    plain = fresh_server(client, "eleve1", "eleve1pw")
+    assert log.count("eleve1's server starts the plain way") == 1
+    assert_same_start(before, seen_by_kernel(plain))
+    wait_until(lambda: log.count("factory ready on /run/teaching-hub-factory/servers.sock") == 1,
+               "the server factory was not started again", timeout=60)
+    again = LogFromNow(stack)
+    fresh_server(client, "eleve2", "eleve2pw")
+    assert again.count("Forked eleve2's server") == 1
+
+
+def test_stopping_a_forked_server_ends_its_kernels(stack, client):
+    session = fresh_server(client, "eleve2", "eleve2pw")
+    seen = seen_by_kernel(session)
+    assert {seen["server_pid"], seen["kernel_pid"]} <= set(user_processes(stack, "eleve2"))
+    session.stop_server()
+    wait_until(lambda: not user_processes(stack, "eleve2"), "eleve2's server or kernel outlived the stop", timeout=60)
+
+
+def test_a_server_killed_outright_takes_its_forked_kernels_with_it(stack, client):
+    session = fresh_server(client, "eleve2", "eleve2pw")
+    seen = seen_by_kernel(session)
+    kill(stack, seen["server_pid"])
+    wait_until(lambda: seen["kernel_pid"] not in user_processes(stack, "eleve2"),
+               "the kernel outlived its server", timeout=30)
+
+
+def test_the_kernel_factory_refuses_what_it_must_not_fork(stack, client):
+    session = fresh_server(client, "eleve1", "eleve1pw")
+    output, state = kernels.execute(session, ASK_FACTORY)
+    answers = json.loads(output)
+    assert "not a kernel of" in answers["shell"]["error"]
+    assert "PYTHON" in answers["pythonpath"]["error"]
+    assert "Permission" in answers["other_home"]["error"], answers["other_home"]
+    assert "JSON object" in answers["not_json"]["error"]
+    assert answers["servers"] == "refused"
+    assert stack.exec("test", "-e", "/tmp/owned", check=False).returncode != 0
+    refused = json.loads(stack.exec("python3", "-c", SANDBOX_ASKS).stdout)
+    assert refused == {"error": "no account has this uid"}
+    time.sleep(0.5)
+    # The factory is still there for everyone else.
+    assert kernels.execute(session, "print('still')")[0].strip() == "still"
+
+
+def test_what_the_factories_imported_is_set_again_for_each_kernel(stack, client):
+    """numpy, pre-imported in the kernel factory, seeded its global generator there once: each
+    forked kernel seeds it again, as a fresh import would."""
+    session = fresh_server(client, "eleve2", "eleve2pw")
+    draws = [kernels.execute(session, "import numpy; print(numpy.random.randint(2**62))")[0].strip() for _ in range(2)]
+    assert draws[0] != draws[1], draws
