@@ -153,7 +153,8 @@ class KernelFactory:
         return {name.partition(".")[0].partition("-")[0] for name in present} & self.packages
 
     def add_user_site(self):
-        """The user's site before the environment's, as Python's start puts it."""
+        """The user's site where Python's start puts it: after a virtual environment's own
+        site-packages (`site.venv` adds them first), before the system's."""
         import site
 
         path = self.user_site()
@@ -162,8 +163,10 @@ class KernelFactory:
         before = list(sys.path)
         site.addsitedir(path)
         added = [entry for entry in sys.path if entry not in before]
-        first = next((i for i, entry in enumerate(before) if entry.endswith("site-packages")), len(before))
-        sys.path[:] = before[:first] + added + before[first:]
+        own = [i for i, entry in enumerate(before) if sys.prefix != sys.base_prefix and entry.startswith(sys.prefix + "/")]
+        at = own[-1] + 1 if own else next(
+            (i for i, entry in enumerate(before) if entry.endswith(("site-packages", "dist-packages"))), len(before))
+        sys.path[:] = before[:at] + added + before[at:]
 
 
 def exit_with(server):

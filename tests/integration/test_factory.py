@@ -157,6 +157,8 @@ def test_a_forked_server_and_kernel_are_the_users_own(stack, client):
 
 
 def test_a_dead_factory_stops_no_server_and_the_next_start_still_works(stack, client):
+    # A user site (what `pip install --user` makes) has its place on the path in both starts.
+    stack.exec("mkdir", "-p", "/home/eleve1/.local/lib/python3.13/site-packages", user="eleve1")
     forked = fresh_server(client, "eleve1", "eleve1pw")
     before = seen_by_kernel(forked)
     log = LogFromNow(stack)
