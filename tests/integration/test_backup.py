@@ -77,7 +77,10 @@ found = {}
 for volume, root in json.loads(sys.argv[1]).items():
     for directory, dirs, files in os.walk(root):
         for path in [directory] + [os.path.join(directory, name) for name in dirs + files]:
-            found[volume + path[len(root):]] = record(path)
+            try:
+                found[volume + path[len(root):]] = record(path)
+            except FileNotFoundError:
+                pass  # gone since the listing: a live database's -wal or -shm, at its checkpoint
 print(json.dumps(found))
 """
 
