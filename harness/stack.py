@@ -86,8 +86,10 @@ class Stack:
             time.sleep(1)
         raise AssertionError(f"hub not healthy after {timeout}s:\n{self.logs()}")
 
-    def logs(self):
-        return self.compose("logs", "--no-color", "--tail", "300", check=False).stdout
+    def logs(self, since=None):
+        """The hub's log: its last 300 lines, or all of it from `since` (an RFC 3339 time) on."""
+        window = ["--since", since] if since else ["--tail", "300"]
+        return self.compose("logs", "--no-color", *window, check=False).stdout
 
     def take_down(self):
         """`down -v`, then what the hub made outside compose (per-user containers and home

@@ -73,4 +73,4 @@ class PreloadedKernelProvisioner(LocalProvisioner):
         # makes each forked kernel end with this server, whatever the variable says).
         env = {**(kwargs.get("env") or os.environ), "JPY_PARENT_PID": str(os.getpid())}
         cwd = os.path.abspath(kwargs.get("cwd") or os.getcwd())
-        return ask(KERNEL_SOCKET, {"argv": list(cmd), "env": dict(env), "cwd": cwd}, ANSWER_SECONDS)
+        return ask(KERNEL_SOCKET, {"argv": list(cmd), "env": env, "cwd": cwd}, ANSWER_SECONDS)

@@ -163,7 +163,8 @@ class KernelFactory:
         before = list(sys.path)
         site.addsitedir(path)
         added = [entry for entry in sys.path if entry not in before]
-        own = [i for i, entry in enumerate(before) if sys.prefix != sys.base_prefix and entry.startswith(sys.prefix + "/")]
+        in_venv = sys.prefix != sys.base_prefix
+        own = [i for i, entry in enumerate(before) if in_venv and entry.startswith(sys.prefix + "/")]
         at = own[-1] + 1 if own else next(
             (i for i, entry in enumerate(before) if entry.endswith(("site-packages", "dist-packages"))), len(before))
         sys.path[:] = before[:at] + added + before[at:]

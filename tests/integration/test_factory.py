@@ -77,7 +77,7 @@ class LogFromNow:
         self.since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def count(self, text):
-        return self.stack.compose("logs", "--no-color", "--since", self.since, check=False).stdout.count(text)
+        return self.stack.logs(since=self.since).count(text)
 
 
 def fresh_server(client, login, password):
