@@ -106,8 +106,8 @@ def set_by_imports():
 
 
 def take_up_environment(env):
-    """Make `env` the process's environment, and what Python took from the factory's at its start
-    follow it: the locale's character type, the time zone, the user's site folder."""
+    """Make `env` the process's environment, and what Python and the libraries both factories
+    import took from the factory's environment and working folder at their start follow it."""
     env = {**set_by_imports(), **env}
     os.environ.clear()
     os.environb.clear()  # a mapping of its own, which os.environ's changes do not reach
@@ -118,9 +118,48 @@ def take_up_environment(env):
     except locale.Error:
         pass
     time.tzset()
-    site = sys.modules.get("site")
-    if site is not None:
-        site.USER_BASE = site.USER_SITE = None  # worked out again from HOME when next asked
+    follow_in_imported_modules()
+
+
+def follow_in_imported_modules():
+    """Values modules worked out from the environment or the working folder when they were
+    imported, worked out again (found by comparing every module's globals, class attributes and
+    traitlets defaults after a factory's imports, as the factory and as a user; the integration
+    test test_factory.py makes that comparison)."""
+    modules = sys.modules
+    site = modules["site"]  # imported by every start but `python -S`, which no factory is
+    site.USER_BASE = site.USER_SITE = None  # worked out again from HOME when next asked
+    for name in ("distutils.command.install", "setuptools._distutils.command.install"):
+        if name in modules:
+            modules[name].USER_BASE, modules[name].USER_SITE = site.getuserbase(), site.getusersitepackages()
+    config = getattr(modules.get("sysconfig"), "_CONFIG_VARS", None)
+    if config and "userbase" in config:
+        config["userbase"] = site.getuserbase()
+    if "logging" in modules:  # what a record's relativeCreated counts from
+        started = modules["logging"]._startTime
+        modules["logging"]._startTime = time.time_ns() if isinstance(started, int) else time.time()
+    if "multiprocessing.process" in modules:
+        modules["multiprocessing.process"].ORIGINAL_DIR = os.path.abspath(os.getcwd())
+    if "wsgiref.handlers" in modules:
+        modules["wsgiref.handlers"].BaseHandler.os_environ = modules["wsgiref.handlers"].read_environ()
+    if "IPython.utils.terminal" in modules:  # whether it may set a terminal's title
+        modules["IPython.utils.terminal"].TERM = os.environ.get("TERM", "")
+    if "jupyter_client.session" in modules:
+        set_class_default(modules["jupyter_client.session"].Session, "username", os.environ.get("USER", "username"))
+
+
+def set_class_default(cls, name, value):
+    """Give a traitlets class's trait `name` another default: on the trait, and in each class (this
+    one and its subclasses) that copied it as the initial value of its instances."""
+    trait = cls.class_traits()[name]
+    before, trait.default_value = trait.default_value, value
+    classes = [cls]
+    while classes:
+        each = classes.pop()
+        classes += each.__subclasses__()
+        initial = each.__dict__.get("_static_immutable_initial_values")
+        if initial is not None and initial.get(name) == before and each.class_traits().get(name) is trait:
+            initial[name] = value
 
 
 def only_one(socket_path):

@@ -124,11 +124,7 @@ class KernelFactory:
         forking.in_child_shed(listener, [*pending, connection], keep={server})
         forking.reset_signals()
         forking.show_as([sys.executable, *forking.KERNEL_OPTIONS, "-m", LAUNCHER, *kernel_args])
-        forking.take_up_environment(env)
-        numpy_random = sys.modules.get("numpy.random")
-        if numpy_random is not None:
-            numpy_random.seed()  # its global generator was seeded once, in the factory, for all
-        self.add_user_site()
+        self.take_up(env)
         # Nothing put first on the path: ipykernel_launcher takes out the folder `python -m` puts
         # there, and the shell then puts '' before site-packages, here as in a plain kernel.
         sys.argv = [LAUNCHER, *kernel_args]
@@ -137,6 +133,23 @@ class KernelFactory:
 
         kernelapp.launch_new_instance(argv=kernel_args)
         return 0
+
+    def take_up(self, env):
+        """In a forked kernel: the user's environment, and what pre-imported modules took from the
+        factory at their import taken again."""
+        forking.take_up_environment(env)
+        numpy_random = sys.modules.get("numpy.random")
+        if numpy_random is not None:
+            numpy_random.seed()  # its global generator was seeded once, in the factory, for all
+        kernelapp = sys.modules.get("ipykernel.kernelapp")
+        if kernelapp is not None:
+            # The server that asked, as ipykernel reads it at its import. A plain kernel is that
+            # server's child and watches it (ParentPollerUnix); a forked one is the container
+            # init's, which the poller would take for its parent having gone, so it watches the
+            # server through exit_with instead.
+            forking.set_class_default(kernelapp.IPKernelApp, "parent_handle", int(os.environ.get("JPY_PARENT_PID") or 0))
+            kernelapp.IPKernelApp.init_poller = lambda app: None
+        self.add_user_site()
 
     def user_site(self):
         import site

@@ -67,11 +67,14 @@ def preload():
             importlib.import_module(name)
 
 
-def follow_the_users_environment():
-    """Values that pre-imported modules took from the factory's environment at their import,
-    taken again from the user's (found by comparing every module's globals after `preload` under
-    two environments): JupyterLab's default language is the locale's. (send2trash's trash folder
-    is root's too, but JupyterHub's servers never use the trash.)"""
+def take_up(env):
+    """In a forked server: the user's environment, and what pre-imported modules took from the
+    factory's at their import taken again from it."""
+    forking.take_up_environment(env)
+    # The user's trash (JupyterHub's servers do not use it, but a server extension could).
+    if "send2trash.plat_other" in sys.modules:
+        importlib.reload(sys.modules["send2trash.plat_other"])
+    # JupyterLab's default language is the locale's.
     translations = sys.modules.get("jupyterlab_server.translation_utils")
     if translations is not None:
         language = locale.getlocale()[0] or translations.DEFAULT_LOCALE
@@ -80,6 +83,22 @@ def follow_the_users_environment():
             module = sys.modules.get(f"jupyterlab_server.{name}")
             if module is not None:
                 module.SYS_LOCALE = language
+    # The server's side of the hub's login (`HubOAuth(parent=...)` with nothing else: "HubAuth gets
+    # most of its config from the environment", as class defaults, at its import): where its
+    # cookie is valid (only below the user's own prefix), the hub's API, the TLS files.
+    auth = sys.modules.get("jupyterhub.services.auth")
+    if auth is not None:
+        for name, variable, otherwise in (("base_url", "JUPYTERHUB_SERVICE_PREFIX", "/"),
+                                          ("api_url", "JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api"),
+                                          ("keyfile", "JUPYTERHUB_SSL_KEYFILE", ""),
+                                          ("certfile", "JUPYTERHUB_SSL_CERTFILE", ""),
+                                          ("client_ca", "JUPYTERHUB_SSL_CLIENT_CA", "")):
+            forking.set_class_default(auth.HubAuth, name, os.environ.get(variable) or otherwise)
+    # Where JupyterLab keeps the user's settings and workspaces: below their home.
+    labapp = sys.modules.get("jupyterlab.labapp")
+    if labapp is not None:
+        forking.set_class_default(labapp.LabApp, "user_settings_dir", labapp.get_user_settings_dir())
+        forking.set_class_default(labapp.LabApp, "workspaces_dir", labapp.get_workspaces_dir())
 
 
 def only_root(pid, uid, gid):
@@ -118,8 +137,7 @@ def run_server(user, argv, env, limits, connection, listener, pending):
     forking.in_child_shed(listener, [*pending, connection])
     forking.reset_signals()
     forking.show_as(argv)
-    forking.take_up_environment(env)
-    follow_the_users_environment()
+    take_up(env)
     sys.argv = list(argv)
     from jupyterhub.singleuser import main
 

@@ -6,6 +6,7 @@ sandbox's uid or a stranger's request is refused."""
 
 import datetime
 import json
+import re
 import time
 
 from harness import kernels
@@ -27,6 +28,74 @@ print(json.dumps({
     "environb": {os.fsdecode(k): os.fsdecode(v) for k, v in os.environb.items()}, "flags": list(sys.flags),
 }))
 """
+
+# Run by a factory's Python, as root in the factory's environment or as the user in theirs: imports
+# what that factory imports, and (as root) forks a child that becomes the user and takes up their
+# environment as a forked server or kernel does; prints a fingerprint of every module's globals,
+# class attributes and traitlets defaults that are plain values. Both run with one hash seed, so
+# that what is built by iterating a set comes out in one order.
+FOLLOWS = r"""
+import json, os, re, sys
+mode, which, login, folder = sys.argv[1:5]
+os.chdir("/" if mode == "factory" else os.path.expanduser("~"))
+sys.path.insert(0, folder)
+if which == "servers":
+    del sys.path[0]
+    from hubsetup.factory import forking, servers
+    servers.preload()
+    take_up = servers.take_up
+else:
+    import kernels  # as its keeper runs it: a script, its folder first on the path
+    import forking
+    kernels.preload()
+    take_up = kernels.KernelFactory(kernels.parse(["--first-uid", "2000", "--process-limit", "512",
+                                                   "--oom-score-adj", "900", "--umask", "7"])).take_up
+SIMPLE = (str, int, float, bytes, bool, type(None))
+def plain(value, depth=0):
+    if isinstance(value, SIMPLE):
+        return re.sub(r"0x[0-9a-f]+", "0x", repr(value))[:400]
+    if depth < 2 and isinstance(value, (tuple, list, set, frozenset, dict)):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        parts = [(plain(k, depth + 1) if isinstance(value, dict) else "", plain(v, depth + 1)) for k, v in items]
+        return None if any(None in part for part in parts) else repr(sorted(parts))
+    return None
+def fingerprint():
+    from traitlets import TraitType
+    seen = {}
+    for name, module in list(sys.modules.items()):
+        for key, value in list(getattr(module, "__dict__", {}).items()):
+            seen[f"{name}.{key}"] = plain(value)
+            if isinstance(value, type) and value.__module__ == name:
+                for attribute, member in list(vars(value).items()):
+                    seen[f"{name}.{key}.{attribute}"] = plain(member)
+                    if isinstance(member, TraitType):
+                        seen[f"{name}.{key}.{attribute}:default"] = plain(member.default_value)
+    return {key: value for key, value in seen.items() if value is not None}
+if mode == "plain":
+    print(json.dumps(fingerprint()))
+else:
+    env = json.loads(sys.stdin.read())
+    read, write = os.pipe()
+    if os.fork() == 0:
+        forking.become_user(login, 0o007, 512, 900)
+        take_up(env)
+        os.write(write, json.dumps(fingerprint()).encode())
+        os._exit(0)
+    os.close(write)
+    chunks = iter(lambda: os.read(read, 1 << 20), b"")
+    answer = b"".join(chunks)
+    os.wait()
+    print(answer.decode())
+"""
+
+# What may differ between a forked and a plain start without a user's environment in it: the
+# process's own addresses, clock and pid, the modules' caches of CPU times, the factory's startup
+# environment (kept apart on purpose; os.environ is the user's), and the help text of Debian's
+# `setup.py install --user`, which names root's user site and which no server shows.
+PER_PROCESS = re.compile(r"^(sys|__main__|__mp_main__)\.|_addr$|\._sa_instrumented$|_NO_STATE_SYMBOLS$"
+                         r"|^logging\._startTime$|^psutil\._last_cpu_times|timestamp_zero$|_last_log_time$"
+                         r"|pydevd_schema_log\._pid(_msg)?$|^(hubsetup\.factory\.)?forking\.STARTED_WITH$|^posix\.environ$"
+                         r"|^_distutils_system_mod\.install\.user_options$")
 
 # Variables that differ from one start to the next whoever starts the server.
 PER_START = {"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_SERVICE_URL", "JPY_PARENT_PID", "JPY_SESSION_NAME"}
@@ -135,6 +204,9 @@ def test_a_forked_server_and_kernel_are_the_users_own(stack, client):
         assert sorted(seen[process]["Groups"]) == groups, (process, seen[process], groups)
     assert seen["cwd"] == "/home/eleve1" and seen["umask"] == 0o007 and seen["oom"] == "900"
     assert seen["nproc"] == [512, 512]
+    # The server's login cookie is sent to it alone, not to every server of the host (where another
+    # user's code would read it): its path is the user's prefix, as a plain start sets it.
+    assert [cookie.path for cookie in session.cookies if cookie.name == "jupyterhub-user-eleve1"] == ["/user/eleve1/"]
     # `ps` shows the user as the owner and the command a plain start runs.
     commands = user_processes(stack, "eleve1")
     assert commands[seen["server_pid"]].startswith("jupyterhub-singleuser ")
@@ -220,3 +292,27 @@ def test_what_the_factories_imported_is_set_again_for_each_kernel(stack, client)
     session = fresh_server(client, "eleve2", "eleve2pw")
     draws = [kernels.execute(session, "import numpy; print(numpy.random.randint(2**62))")[0].strip() for _ in range(2)]
     assert draws[0] != draws[1], draws
+
+
+def test_what_the_factories_imports_took_from_their_environment_is_the_users_in_a_forked_child(stack, client):
+    """Every plain value of every module, class and traitlets default after a factory's imports,
+    in a child forked as a forked server or kernel is and given the user's environment, is what a
+    plain start of the same imports as the user sees (found this way: JupyterLab's settings and
+    workspaces folders, the kernel session's user name, JupyterLab's language)."""
+    session = fresh_server(client, "eleve1", "eleve1pw")
+    env = {**seen_by_kernel(session)["env"], "LANG": "fr_FR.UTF-8", "PYTHONHASHSEED": "0"}
+    folder = stack.exec("python3", "-c", "import os, hubsetup.factory as f; print(os.path.dirname(f.__file__))").stdout.strip()
+    factory_env = ["PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "OPENBLAS_NUM_THREADS=1",
+                   "PYTHONHASHSEED=0"]
+    for which, python in (("servers", ["/opt/venv/bin/python"]),
+                          ("kernels", ["/opt/course/bin/python", "-Xfrozen_modules=off"])):
+        forked = json.loads(stack.exec("env", "-i", *factory_env, *python, "-c", FOLLOWS, "factory", which, "eleve1",
+                                       folder, input=json.dumps(env)).stdout)
+        plain = json.loads(stack.exec("env", "-i", *(f"{k}={v}" for k, v in env.items()), *python, "-c", FOLLOWS,
+                                      "plain", which, "eleve1", folder, user="eleve1").stdout)
+        assert len(plain) > 10_000, (which, len(plain))
+        differ = {key: (forked[key], plain[key]) for key in forked.keys() & plain.keys()
+                  if forked[key] != plain[key] and not PER_PROCESS.search(key)}
+        assert not differ, (which, differ)
+        if which == "servers":  # the comparison saw the value that was wrong
+            assert forked["jupyterlab.labapp.LabApp.workspaces_dir:default"] == "'/home/eleve1/.jupyter/lab/workspaces'"
