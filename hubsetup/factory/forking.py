@@ -7,6 +7,7 @@ forked server and a plainly started one are set up by the same code.
 """
 
 import ctypes
+import gc
 import json
 import locale
 import os
@@ -17,7 +18,9 @@ import signal
 import socket
 import struct
 import sys
+import sysconfig
 import time
+import types
 
 try:
     # Imported before any environment change: it finds the memory `ps` reads by where the
@@ -39,6 +42,9 @@ KERNEL_SOCKET = f"{SOCKET_FOLDER}/kernels.sock"  # every user
 #: kernel asked for with others (or with PYTHON* variables, read only at an interpreter's start)
 #: starts the plain way.
 KERNEL_OPTIONS = ["-Xfrozen_modules=off"]
+#: Python 3.12 and later on 64 bits: an object whose reference count's low 32 bits read as a
+#: negative int32 is immortal, and Py_INCREF and Py_DECREF do not write to it (PEP 683).
+IMMORTAL = 0xFFFFFFFF
 
 
 class Refused(Exception):
@@ -70,6 +76,58 @@ def become_user(name, umask, process_limit, oom_score_adj, account=None):
         print(f"{name}: no home to start in ({e}); starting in /", file=sys.stderr)
         os.chdir("/")
     return user
+
+
+def immortality_works():
+    """Whether writing IMMORTAL as a reference count makes an object immortal here: checked on a
+    throwaway object, since the count's layout is CPython's own (3.12 and later, 64 bits, with the
+    global interpreter lock); elsewhere nothing is written."""
+    if (sys.implementation.name != "cpython" or sys.version_info < (3, 12) or sys.maxsize < 2**63 - 1
+            or sysconfig.get_config_var("Py_GIL_DISABLED")):
+        return False
+    probe = bytearray(8)  # kept for ever once immortal: eight bytes
+    count = ctypes.c_ssize_t.from_address(id(probe))
+    count.value = IMMORTAL
+    held = [probe]  # an increment that an immortal object does not see
+    works = count.value == IMMORTAL
+    del held
+    return works
+
+
+def share_preloaded():
+    """Make every object the factory holds immortal and leave it out of garbage collection, so that
+    a forked child that only reads an object does not copy the page it lives on. Without this, most
+    of what a forked server or kernel owns alone is such copies: pages written by a reference
+    count's increment and decrement, or by a collection passing over them, and equal to the
+    factory's again afterwards. Called once, after the imports and before the first fork: what is
+    here then lives as long as the factory and its children anyway. Returns how many objects it
+    made immortal."""
+    if not immortality_works():
+        print("factory: this Python's objects cannot be made immortal; children copy more pages",
+              file=sys.stderr)
+        return 0
+    gc.collect()
+    pending = gc.get_objects()
+    pending += sys.modules.values()
+    made = 0
+    while pending:
+        obj = pending.pop()
+        if obj is pending or type(obj) is types.FrameType:  # this walk's own, and its locals
+            continue
+        count = ctypes.c_ssize_t.from_address(id(obj))
+        if ctypes.c_int32(count.value).value < 0:
+            continue  # immortal already: walked, or one of the interpreter's own
+        count.value = IMMORTAL
+        made += 1
+        if type(obj) is types.CodeType:
+            # Not tracked by the collector, which therefore lists nothing it refers to.
+            pending += (obj.co_consts, obj.co_names, obj.co_filename, obj.co_name, obj.co_qualname,
+                        obj.co_linetable, obj.co_exceptiontable, *obj.co_varnames, *obj.co_freevars,
+                        *obj.co_cellvars)
+        else:
+            pending += gc.get_referents(obj)
+    gc.freeze()
+    return made
 
 
 def make_dumpable():

@@ -204,6 +204,7 @@ def main(argv=None):
     forking.only_one(forking.KERNEL_SOCKET)
     preload()
     factory = KernelFactory(options)
+    forking.share_preloaded()
     forking.Factory(forking.KERNEL_SOCKET, 0o666, factory.allowed, factory.serve).run()
 
 

@@ -147,6 +147,7 @@ def run_server(user, argv, env, limits, connection, listener, pending):
 def main():
     forking.only_one(forking.SERVER_SOCKET)
     preload()
+    forking.share_preloaded()
     forking.Factory(forking.SERVER_SOCKET, 0o600, only_root, serve).run()
 
 

@@ -2,7 +2,8 @@
 are the user's own, as plainly started ones are: credentials, groups, descriptors, environment,
 limits and reach; stopping a server ends its kernels; a factory that dies takes no server with it
 and the next start still works; what the kernel factory's socket is asked by a user, a grading
-sandbox's uid or a stranger's request is refused."""
+sandbox's uid or a stranger's request is refused; what a factory imported stays shared with a
+child that only reads it."""
 
 import datetime
 import json
@@ -27,6 +28,40 @@ print(json.dumps({
     "path": sys.path, "locale": locale.getlocale(), "tzname": time.tzname,
     "environb": {os.fsdecode(k): os.fsdecode(v) for k, v in os.environb.items()}, "flags": list(sys.flags),
 }))
+"""
+
+# Run by each factory's Python: builds what a factory's imports leave behind (many small objects),
+# shares it or not (argv[2]), forks, and reports how much the child copied by only reading it and
+# collecting garbage, as a server or kernel at its start would; then that objects still behave.
+SHARING = """
+import gc, json, os, sys, weakref
+sys.path.insert(0, sys.argv[1])
+import forking
+
+def private_kb():
+    with open("/proc/self/smaps_rollup") as f:
+        return sum(int(line.split()[1]) for line in f if line.startswith("Private_Dirty:"))
+
+lesson = [{"name": f"cell {i}", "source": [f"x = {i}", "print(x)"]} for i in range(100_000)]
+made = forking.share_preloaded() if sys.argv[2] == "shared" else 0
+answer_from, answer_to = os.pipe()
+if os.fork() == 0:
+    before = private_kb()
+    lines = sum(len(cell["source"]) for cell in lesson)
+    gc.collect()
+    copied = private_kb() - before
+    lesson[0]["name"] = "changed"
+    lesson.append({"name": "new"})
+    class Note: pass
+    note, freed = Note(), []
+    weakref.finalize(note, freed.append, True)
+    del note
+    os.write(answer_to, json.dumps({"copied_kb": copied, "lines": lines, "made": made,
+                                    "frozen": gc.get_freeze_count(), "changed": lesson[0]["name"],
+                                    "new_objects_freed": freed == [True]}).encode())
+    os._exit(0)
+os.wait()
+print(os.read(answer_from, 65536).decode())
 """
 
 # Run by a factory's Python, as root in the factory's environment or as the user in theirs: imports
@@ -292,6 +327,21 @@ def test_what_the_factories_imported_is_set_again_for_each_kernel(stack, client)
     session = fresh_server(client, "eleve2", "eleve2pw")
     draws = [kernels.execute(session, "import numpy; print(numpy.random.randint(2**62))")[0].strip() for _ in range(2)]
     assert draws[0] != draws[1], draws
+
+
+def test_a_factorys_objects_stay_shared_with_a_child_that_only_reads_them(stack):
+    """share_preloaded makes what a factory imported immortal and frozen, so that reading it and
+    collecting garbage write none of its pages: checked under both factories' Pythons against the
+    same objects left as they are, which the child copies (the check would see copying)."""
+    folder = stack.exec("python3", "-c", "import os, hubsetup.factory as f; print(os.path.dirname(f.__file__))").stdout.strip()
+    for python in ("/opt/venv/bin/python", "/opt/course/bin/python"):
+        plain, shared = (json.loads(stack.exec(python, "-c", SHARING, folder, mode).stdout) for mode in ("plain", "shared"))
+        assert plain["lines"] == shared["lines"] == 200_000
+        assert plain["copied_kb"] > 10_000, (python, plain)  # every page of the lesson's objects
+        assert shared["copied_kb"] < plain["copied_kb"] / 10, (python, plain, shared)
+        # The lesson's 100 000 dicts and lists, and their 300 000 strings, at least.
+        assert shared["made"] > 400_000 and shared["frozen"] > 200_000, (python, shared)
+        assert shared["changed"] == "changed" and shared["new_objects_freed"], (python, shared)
 
 
 def test_what_the_factories_imports_took_from_their_environment_is_the_users_in_a_forked_child(stack, client):
