@@ -5,7 +5,7 @@ Each function only sets values, so each can be read and tested alone and re-runn
 
 import os
 
-from . import hub_pages, hub_words, modes
+from . import hub_database, hub_pages, hub_words, modes
 from . import settings as settings_module
 from .singleuser import cookie_options_for
 from .spawner import remember_launch_course
@@ -29,7 +29,9 @@ def update_hub(c, settings):
         # would change whenever the hub's container is re-created).
         c.JupyterHub.hub_ip = "0.0.0.0"
         c.JupyterHub.hub_connect_ip = HUB_SERVICE
-    c.JupyterHub.db_url = "sqlite:///" + os.path.join(settings.state_dir, "jupyterhub.sqlite")
+    database = os.path.join(settings.state_dir, "jupyterhub.sqlite")
+    c.JupyterHub.db_url = "sqlite:///" + database
+    hub_database.write_ahead(database)  # not a value of c: a hook on the connections the hub will open
     c.JupyterHub.cookie_secret_file = os.path.join(settings.state_dir, "jupyterhub_cookie_secret")
     c.JupyterHub.concurrent_spawn_limit = settings.spawn_limit
     # A newer image may bring a newer hub database schema: migrate at start (JupyterHub backs
