@@ -6,12 +6,12 @@ import html
 import os
 
 from jupyterhub.spawner import LocalProcessSpawner
-from jupyterhub.utils import exponential_backoff, random_port
+from jupyterhub.utils import exponential_backoff
 from tornado.httpclient import AsyncHTTPClient
 from traitlets import Bool, Integer, default
 from traitlets.config import LoggingConfigurable
 
-from . import courses, lab_menus, registry
+from . import courses, lab_menus, registry, server_ports
 from .factory import client, forking, keeper
 from .settings import UI_LANGUAGES
 from .settings import current as current_settings
@@ -158,11 +158,11 @@ class ForkedStart(LoggingConfigurable):
         return ForkedStart._keeper
 
     async def start(self):
+        if self.port == 0:  # what LocalProcessSpawner's start would choose, from a range of servers' own
+            self.port = server_ports.free_port()
         if not self.server_factory:
             return await super().start()
         self.factory_keeper().ensure_running(self.log.warning)
-        if self.port == 0:
-            self.port = random_port()
         request = {"user": self.user.name, "argv": [*self.cmd, *self.get_args()], "env": self.get_env(),
                    "limits": self.limits()}
         try:
