@@ -17,17 +17,28 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 
+_path = None  # the hub's database file, once write_ahead has been called
+
+
 def on_connect(connection, _record):
-    if isinstance(connection, sqlite3.Connection):
-        connection.execute("PRAGMA journal_mode=WAL")
+    """On the hub's own database only (any other SQLite file the process may open keeps its
+    settings), and synced at checkpoints only where the log is granted."""
+    if not isinstance(connection, sqlite3.Connection) or _path is None:
+        return
+    files = [row[2] for row in connection.execute("PRAGMA database_list") if row[1] == "main"]
+    if not files or os.path.realpath(files[0]) != os.path.realpath(_path):
+        return
+    if connection.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal":
         connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def write_ahead(path):
-    """For every SQLite connection SQLAlchemy opens in this process (the hub's only). Called as the
-    hub reads its configuration, before it opens `path`: what a hub that stopped left in the log is
-    moved into the file first, so that the copy JupyterHub makes before migrating its schema (of
-    the file alone) holds every commit."""
+    """For the connections SQLAlchemy opens to `path` in this process. Called as the hub reads its
+    configuration, before it opens `path`: what a hub that stopped left in the log is moved into
+    the file first, so that the copy JupyterHub makes before migrating its schema (of the file
+    alone) holds every commit."""
+    global _path
+    _path = path
     if os.path.exists(path):
         with sqlite3.connect(path) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

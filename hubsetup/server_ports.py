@@ -12,6 +12,8 @@ import random
 import socket
 import time
 
+from jupyterhub.utils import random_port
+
 EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
 #: Below it: ports that services are known by.
 LOWEST = 10000
@@ -47,14 +49,20 @@ def bindable(port):
     return True
 
 
-def free_port(ports=None, choose=random.choice, now=time.monotonic):
-    """A port no process holds and this hub has not given in the last HELD_SECONDS."""
+def free_port(ports=None, choose=random.choice, now=time.monotonic, log=None):
+    """A port no process holds and this hub has not given in the last HELD_SECONDS; JupyterHub's
+    own choice, said in the log, when the system leaves no range outside its ephemeral one."""
     ports = ports if ports is not None else server_range()
+    if not ports:
+        if log is not None:
+            log.warning("No port range outside the ephemeral one (%s-%s): servers' ports are random ones",
+                        *ephemeral_range())
+        return random_port()
     moment = now()
     for port, given_at in list(_given.items()):
         if moment - given_at > HELD_SECONDS:
             del _given[port]
-    for _ in range(ATTEMPTS if ports else 0):
+    for _ in range(ATTEMPTS):
         port = choose(ports)
         if port not in _given and bindable(port):
             _given[port] = moment

@@ -157,9 +157,13 @@ class ForkedStart(LoggingConfigurable):
                 {**self.limits(), "first_uid": settings.first_uid, "home_root": settings.home_root})
         return ForkedStart._keeper
 
+    _chosen_port = 0  # the port this spawner chose last: chosen again at each start
+
     async def start(self):
-        if self.port == 0:  # what LocalProcessSpawner's start would choose, from a range of servers' own
-            self.port = server_ports.free_port()
+        # What LocalProcessSpawner's start would choose, from a range of servers' own; and again
+        # after a failed start, whose Spawner JupyterHub keeps (its port may be the one taken).
+        if self.port in (0, self._chosen_port):
+            self.port = self._chosen_port = server_ports.free_port(log=self.log)
         if not self.server_factory:
             return await super().start()
         self.factory_keeper().ensure_running(self.log.warning)

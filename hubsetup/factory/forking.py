@@ -13,7 +13,6 @@ import locale
 import os
 import pwd
 import resource
-import select
 import signal
 import socket
 import struct
@@ -42,7 +41,7 @@ KERNEL_SOCKET = f"{SOCKET_FOLDER}/kernels.sock"  # every user
 #: kernel asked for with others (or with PYTHON* variables, read only at an interpreter's start)
 #: starts the plain way.
 KERNEL_OPTIONS = ["-Xfrozen_modules=off"]
-#: Python 3.12 and later on 64 bits: an object whose reference count's low 32 bits read as a
+#: Python 3.12 and 3.13 on 64 bits: an object whose reference count's low 32 bits read as a
 #: negative int32 is immortal, and Py_INCREF and Py_DECREF do not write to it (PEP 683).
 IMMORTAL = 0xFFFFFFFF
 
@@ -79,19 +78,23 @@ def become_user(name, umask, process_limit, oom_score_adj, account=None):
 
 
 def immortality_works():
-    """Whether writing IMMORTAL as a reference count makes an object immortal here: checked on a
-    throwaway object, since the count's layout is CPython's own (3.12 and later, 64 bits, with the
-    global interpreter lock); elsewhere nothing is written."""
-    if (sys.implementation.name != "cpython" or sys.version_info < (3, 12) or sys.maxsize < 2**63 - 1
+    """Whether writing IMMORTAL in a reference count's low 32 bits makes an object immortal here:
+    the count's layout is CPython's own, so only 3.12 and 3.13 on 64 bits with the global
+    interpreter lock (3.14 keeps flags in the high half), and only where a throwaway object's
+    count is where it is looked for and then neither an increment nor a decrement touches it."""
+    if (sys.implementation.name != "cpython" or not (3, 12) <= sys.version_info[:2] <= (3, 13)
+            or sys.maxsize < 2**63 - 1 or sys.byteorder != "little" or hasattr(sys, "getobjects")
             or sysconfig.get_config_var("Py_GIL_DISABLED")):
         return False
     probe = bytearray(8)  # kept for ever once immortal: eight bytes
-    count = ctypes.c_ssize_t.from_address(id(probe))
+    count = ctypes.c_uint32.from_address(id(probe))
+    if count.value != sys.getrefcount(probe) - 1:
+        return False
     count.value = IMMORTAL
-    held = [probe]  # an increment that an immortal object does not see
-    works = count.value == IMMORTAL
+    held = [probe]
+    raised = count.value
     del held
-    return works
+    return raised == count.value == IMMORTAL
 
 
 def share_preloaded():
@@ -114,8 +117,8 @@ def share_preloaded():
         obj = pending.pop()
         if obj is pending or type(obj) is types.FrameType:  # this walk's own, and its locals
             continue
-        count = ctypes.c_ssize_t.from_address(id(obj))
-        if ctypes.c_int32(count.value).value < 0:
+        count = ctypes.c_uint32.from_address(id(obj))
+        if count.value >= 1 << 31:
             continue  # immortal already: walked, or one of the interpreter's own
         count.value = IMMORTAL
         made += 1
@@ -197,7 +200,11 @@ def follow_in_imported_modules():
         started = modules["logging"]._startTime
         modules["logging"]._startTime = time.time_ns() if isinstance(started, int) else time.time()
     if "multiprocessing.process" in modules:
-        modules["multiprocessing.process"].ORIGINAL_DIR = os.path.abspath(os.getcwd())
+        process = modules["multiprocessing.process"]
+        process.ORIGINAL_DIR = os.path.abspath(os.getcwd())
+        # The key its connections authenticate with, drawn once per process at its import: a
+        # process of its own, a key of its own, or every user's processes would share one.
+        process._current_process._config["authkey"] = process.AuthenticationString(os.urandom(32))
     if "wsgiref.handlers" in modules:
         modules["wsgiref.handlers"].BaseHandler.os_environ = modules["wsgiref.handlers"].read_environ()
     if "IPython.utils.terminal" in modules:  # whether it may set a terminal's title
@@ -216,7 +223,8 @@ def set_class_default(cls, name, value):
         each = classes.pop()
         classes += each.__subclasses__()
         initial = each.__dict__.get("_static_immutable_initial_values")
-        if initial is not None and initial.get(name) == before and each.class_traits().get(name) is trait:
+        if (initial is not None and name in initial and initial[name] == before
+                and each.class_traits().get(name) is trait):
             initial[name] = value
 
 
@@ -288,16 +296,18 @@ def fork_detached(child):
 
 
 class Factory:
-    """The socket loop: single-threaded, so that every fork copies one thread; requests are read
-    from any number of connections at once, each within REQUEST_SECONDS."""
+    """The socket loop: single-threaded, so that every fork copies one thread. Each connection is
+    handed to a forked child before anything is read from it: a request (a user's environment,
+    with their tokens) never enters the factory's memory, which every later fork copies, freed
+    or not, into another user's process."""
 
     def __init__(self, socket_path, mode, allowed, serve):
         self.socket_path = socket_path
         self.mode = mode
         self.allowed = allowed  # (pid, uid, gid) -> reason for refusing, or None
-        # (request, peer, connection, listener, pending) -> the answer, or None when a forked child answers
+        # In the forked child: (peer, connection) -> exit status. It reads the request itself
+        # (read_request) and answers; a Refused or ValueError it raises is answered for it.
         self.serve = serve
-        self.pending = {}  # connection -> (bytes so far, deadline, peer)
 
     def listen(self):
         folder = os.path.dirname(self.socket_path)
@@ -323,76 +333,64 @@ class Factory:
         listener = self.listen()
         print(f"factory ready on {self.socket_path} (pid {os.getpid()})", file=sys.stderr, flush=True)
         while True:
-            readable, _, _ = select.select([listener, *self.pending], [], [], 1)
-            for ready in readable:
-                if ready is listener:
-                    self.accept(listener)
-                else:
-                    self.receive(ready, listener)
-            now = time.monotonic()
-            for connection, (_, deadline, _) in list(self.pending.items()):
-                if now > deadline:
-                    self.drop(connection)
+            self.accept(listener)
 
     def accept(self, listener):
         try:
             connection, _ = listener.accept()
         except OSError:
             return
-        peer = peer_of(connection)
-        refusal = self.allowed(*peer)
-        if refusal:
-            reply(connection, error=refusal)
-            connection.close()
-            return
-        connection.setblocking(False)
-        self.pending[connection] = (b"", time.monotonic() + REQUEST_SECONDS, peer)
+        with connection:
+            peer = peer_of(connection)
+            refusal = self.allowed(*peer)
+            if refusal:
+                reply(connection, error=refusal)
+                return
+            try:
+                fork_detached(lambda: self.in_child(listener, connection, peer))
+            except OSError as e:
+                reply(connection, error=f"could not fork: {e}")
 
-    def drop(self, connection):
-        del self.pending[connection]
-        connection.close()
+    def in_child(self, listener, connection, peer):
+        listener.close()
+        try:
+            return self.serve(peer, connection)
+        except (Refused, ValueError) as e:
+            reply(connection, error=str(e))
+            return 1
 
-    def receive(self, connection, listener):
-        received, deadline, peer = self.pending[connection]
+
+def read_request(connection):
+    """The asker's request: one JSON object on one line, of at most MAX_REQUEST bytes, whole
+    within REQUEST_SECONDS."""
+    deadline = time.monotonic() + REQUEST_SECONDS
+    received = b""
+    while b"\n" not in received:
+        if len(received) > MAX_REQUEST:
+            raise Refused(f"a request is at most {MAX_REQUEST} bytes")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Refused(f"no whole request within {REQUEST_SECONDS} s")
+        connection.settimeout(left)
         try:
             chunk = connection.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            chunk = b""
+        except TimeoutError:
+            continue
         if not chunk:
-            self.drop(connection)
-            return
+            raise Refused("the request ended before its end of line")
         received += chunk
-        if b"\n" not in received:
-            if len(received) > MAX_REQUEST:
-                reply(connection, error=f"a request is at most {MAX_REQUEST} bytes")
-                self.drop(connection)
-            else:
-                self.pending[connection] = (received, deadline, peer)
-            return
-        del self.pending[connection]
-        connection.setblocking(True)
-        try:
-            request = json.loads(received.split(b"\n", 1)[0])
-            if not isinstance(request, dict):
-                raise Refused("a request is a JSON object")
-            answer = self.serve(request, peer, connection, listener, self.pending)
-        except (Refused, ValueError) as e:
-            answer = {"error": str(e)}
-        except OSError as e:
-            answer = {"error": f"could not fork: {e}"}
-        if answer is not None:
-            reply(connection, **answer)
-        connection.close()
+    connection.settimeout(None)
+    request = json.loads(received.split(b"\n", 1)[0])
+    if not isinstance(request, dict):
+        raise Refused("a request is a JSON object")
+    return request
 
 
-def in_child_shed(listener, pending, keep=()):
+def in_child_shed(connections, keep=()):
     """In a forked child: close the factory's sockets as objects (so that no later garbage
     collection closes a descriptor number the program reuses), then every other descriptor."""
-    for connection in pending:
+    for connection in connections:
         connection.close()
-    listener.close()
     for fd in [int(name) for name in os.listdir("/proc/self/fd")]:
         if fd > 2 and fd not in keep:
             try:

@@ -86,42 +86,38 @@ class KernelFactory:
             return f"{user.pw_name} runs {self.options.process_limit} processes already"
         return None
 
-    def serve(self, request, peer, connection, listener, pending):
-        argv = forking.only_strings(request.get("argv"), "argv")
-        env = forking.string_map(request.get("env"), "env")
-        cwd = request.get("cwd")
-        if not isinstance(cwd, str) or not cwd.startswith("/"):
-            raise forking.Refused("cwd: an absolute path")
-        expected = [*forking.KERNEL_OPTIONS, "-m", LAUNCHER]
-        if argv[1:len(expected) + 1] != expected or os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
-            raise forking.Refused(f"not a kernel of {sys.executable} {' '.join(expected)}")
-        if any(name.startswith("PYTHON") for name in env):
-            raise forking.Refused("PYTHON* variables are read at an interpreter's start")
-        kernel_args = argv[len(expected) + 1:]
+    def serve(self, peer, connection):
+        """In the forked child: become the user who connected (so that while it reads, this
+        process counts against their process limit like any of theirs), read and check their
+        request, answer with our pid, shed everything of the factory, then run the kernel."""
         server_pid, uid, _ = peer
-        # Opened now, while the asker waits for the answer: it is the asker's process.
-        server = os.pidfd_open(server_pid)
-        try:
-            forking.fork_detached(lambda: self.run_kernel(
-                pwd.getpwuid(uid).pw_name, kernel_args, env, cwd, server, connection, listener, pending))
-        finally:
-            os.close(server)
-        return None
-
-    def run_kernel(self, user, kernel_args, env, cwd, server, connection, listener, pending):
         options = self.options
         try:
-            account = forking.become_user(user, options.umask, options.process_limit, options.oom_score_adj)
+            account = forking.become_user(pwd.getpwuid(uid).pw_name, options.umask, options.process_limit,
+                                          options.oom_score_adj)
             forking.make_dumpable()
+            request = forking.read_request(connection)
+            argv = forking.only_strings(request.get("argv"), "argv")
+            env = forking.string_map(request.get("env"), "env")
+            cwd = request.get("cwd")
+            if not isinstance(cwd, str) or not cwd.startswith("/"):
+                raise forking.Refused("cwd: an absolute path")
+            expected = [*forking.KERNEL_OPTIONS, "-m", LAUNCHER]
+            if argv[1:len(expected) + 1] != expected or os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
+                raise forking.Refused(f"not a kernel of {sys.executable} {' '.join(expected)}")
+            if any(name.startswith("PYTHON") for name in env):
+                raise forking.Refused("PYTHON* variables are read at an interpreter's start")
+            kernel_args = argv[len(expected) + 1:]
+            server = os.pidfd_open(server_pid)  # opened while the asker waits: it is the asker's process
             os.chdir(cwd)
             own = self.own_copies(account.pw_dir)
             if own:
                 raise forking.Refused(f"own {', '.join(sorted(own))} in ~/.local")
         except Exception as e:
-            forking.reply(connection, error=f"{type(e).__name__}: {e}")
+            forking.reply(connection, error=str(e) if isinstance(e, forking.Refused) else f"{type(e).__name__}: {e}")
             return 1
         forking.reply(connection, pid=os.getpid())
-        forking.in_child_shed(listener, [*pending, connection], keep={server})
+        forking.in_child_shed([connection], keep={server})
         forking.reset_signals()
         forking.show_as([sys.executable, *forking.KERNEL_OPTIONS, "-m", LAUNCHER, *kernel_args])
         self.take_up(env)

@@ -118,15 +118,10 @@ def request_of(request):
     return user, argv, env, limits
 
 
-def serve(request, peer, connection, listener, pending):
-    user, argv, env, limits = request_of(request)
-    forking.fork_detached(lambda: run_server(user, argv, env, limits, connection, listener, pending))
-    return None
-
-
-def run_server(user, argv, env, limits, connection, listener, pending):
-    """In the forked child: become the user, answer with our pid, shed everything of the factory,
-    then run what `jupyterhub-singleuser` runs."""
+def serve(peer, connection):
+    """In the forked child: read the hub's request, become the user, answer with our pid, shed
+    everything of the factory, then run what `jupyterhub-singleuser` runs."""
+    user, argv, env, limits = request_of(forking.read_request(connection))
     try:
         forking.become_user(user, **limits)
         forking.make_dumpable()
@@ -134,7 +129,7 @@ def run_server(user, argv, env, limits, connection, listener, pending):
         forking.reply(connection, error=f"could not become {user}: {e}")
         return 1
     forking.reply(connection, pid=os.getpid())
-    forking.in_child_shed(listener, [*pending, connection])
+    forking.in_child_shed([connection])
     forking.reset_signals()
     forking.show_as(argv)
     take_up(env)

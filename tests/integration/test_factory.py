@@ -132,6 +132,29 @@ PER_PROCESS = re.compile(r"^(sys|__main__|__mp_main__)\.|_addr$|\._sa_instrument
                          r"|pydevd_schema_log\._pid(_msg)?$|^(hubsetup\.factory\.)?forking\.STARTED_WITH$|^posix\.environ$"
                          r"|^_distutils_system_mod\.install\.user_options$")
 
+# Run by a user: which of the given processes of theirs hold the bytes read on standard input
+# anywhere in their memory.
+HOLDS = """
+import json, sys
+needle = sys.stdin.buffer.read()
+holding = []
+for pid in sys.argv[1:]:
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for line in maps:
+            span, mode = line.split()[:2]
+            start, end = (int(x, 16) for x in span.split("-"))
+            if "r" not in mode:
+                continue
+            try:
+                mem.seek(start)
+                if needle in mem.read(end - start):
+                    holding.append(int(pid))
+                    break
+            except OSError:
+                continue
+print(json.dumps(holding))
+"""
+
 # Variables that differ from one start to the next whoever starts the server.
 PER_START = {"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_SERVICE_URL", "JPY_PARENT_PID", "JPY_SESSION_NAME"}
 
@@ -366,3 +389,19 @@ def test_what_the_factories_imports_took_from_their_environment_is_the_users_in_
         assert not differ, (which, differ)
         if which == "servers":  # the comparison saw the value that was wrong
             assert forked["jupyterlab.labapp.LabApp.workspaces_dir:default"] == "'/home/eleve1/.jupyter/lab/workspaces'"
+
+
+def test_a_forked_process_holds_no_other_users_token(stack, client):
+    """A factory reads no request itself (its child does), so what one user's start sent it (their
+    server's API token, in the environment) is in no later fork's memory, freed or not, where the
+    next user could read it."""
+    log = LogFromNow(stack)
+    first = seen_by_kernel(fresh_server(client, "eleve1", "eleve1pw"))
+    token = first["env"]["JUPYTERHUB_API_TOKEN"].encode()
+    second = seen_by_kernel(fresh_server(client, "eleve2", "eleve2pw"))
+    assert log.count("Forked eleve2's server") == 1 and log.count("Kernel forked from the kernel factory") == 2
+    def holding(login, *pids):
+        return json.loads(stack.exec("python3", "-c", HOLDS, *map(str, pids), user=login, input=token.decode()).stdout)
+
+    assert holding("eleve1", first["server_pid"]) == [first["server_pid"]]  # their own has it: the search finds it
+    assert holding("eleve2", second["server_pid"], second["kernel_pid"]) == []

@@ -6,7 +6,11 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+import sqlalchemy
 from jupyterhub import orm
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from hubsetup import hub_database
 
@@ -23,9 +27,16 @@ os._exit(0)
 """
 
 
+@pytest.fixture(autouse=True)
+def no_hook_left():
+    yield
+    if event.contains(Engine, "connect", hub_database.on_connect):
+        event.remove(Engine, "connect", hub_database.on_connect)
+    hub_database._path = None
+
+
 def test_jupyterhubs_database_is_written_ahead_and_synced_at_checkpoints(tmp_path):
     hub_database.write_ahead(str(tmp_path / "jupyterhub.sqlite"))
-    hub_database.write_ahead(str(tmp_path / "jupyterhub.sqlite"))  # a second call adds no second hook
     url = f"sqlite:///{tmp_path}/jupyterhub.sqlite"
     db = orm.new_session_factory(url)()
     db.add(orm.User(name="eleve1"))
@@ -50,3 +61,12 @@ def test_what_a_hub_committed_before_it_died_is_there_at_its_next_start(tmp_path
         assert copy_alone.execute("SELECT name FROM users").fetchall() == [("eleve1",)]
     db = orm.new_session_factory(url)()
     assert [user.name for user in db.query(orm.User)] == ["eleve1"]
+
+
+def test_another_sqlite_file_the_hub_process_opens_keeps_its_own_settings(tmp_path):
+    hub_database.write_ahead(str(tmp_path / "jupyterhub.sqlite"))
+    other = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/gradebook.db")
+    with other.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL, SQLite's default

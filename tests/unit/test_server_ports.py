@@ -63,3 +63,13 @@ def test_no_free_port_is_said_not_guessed():
         taken = held.getsockname()[1]
         with pytest.raises(RuntimeError, match="no free port"):
             server_ports.free_port(range(taken, taken + 1), Scripted(*[taken] * server_ports.ATTEMPTS))
+
+
+def test_without_a_range_outside_the_ephemeral_one_the_port_is_jupyterhubs_choice_and_said(caplog):
+    import logging
+
+    log = logging.getLogger("test-ports")
+    with caplog.at_level(logging.WARNING, logger="test-ports"):
+        port = server_ports.free_port(range(0), log=log)
+    assert 0 < port < 65536 and server_ports.bindable(port)
+    assert "No port range outside the ephemeral one" in caplog.text
