@@ -55,6 +55,22 @@ def preloaded_packages():
     return names
 
 
+def request_of(request):
+    """(the kernel's arguments, its environment, its working folder) of a request for the kernel
+    this factory makes, or Refused."""
+    argv = forking.only_strings(request.get("argv"), "argv")
+    env = forking.string_map(request.get("env"), "env")
+    cwd = request.get("cwd")
+    if not isinstance(cwd, str) or not cwd.startswith("/"):
+        raise forking.Refused("cwd: an absolute path")
+    expected = [*forking.KERNEL_OPTIONS, "-m", LAUNCHER]
+    if argv[1:len(expected) + 1] != expected or os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
+        raise forking.Refused(f"not a kernel of {sys.executable} {' '.join(expected)}")
+    if any(name.startswith("PYTHON") for name in env):
+        raise forking.Refused("PYTHON* variables are read at an interpreter's start")
+    return argv[len(expected) + 1:], env, cwd
+
+
 def processes_of(uid):
     """Processes and threads of `uid`, as RLIMIT_NPROC counts them."""
     count = 0
@@ -96,18 +112,7 @@ class KernelFactory:
             account = forking.become_user(pwd.getpwuid(uid).pw_name, options.umask, options.process_limit,
                                           options.oom_score_adj)
             forking.make_dumpable()
-            request = forking.read_request(connection)
-            argv = forking.only_strings(request.get("argv"), "argv")
-            env = forking.string_map(request.get("env"), "env")
-            cwd = request.get("cwd")
-            if not isinstance(cwd, str) or not cwd.startswith("/"):
-                raise forking.Refused("cwd: an absolute path")
-            expected = [*forking.KERNEL_OPTIONS, "-m", LAUNCHER]
-            if argv[1:len(expected) + 1] != expected or os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
-                raise forking.Refused(f"not a kernel of {sys.executable} {' '.join(expected)}")
-            if any(name.startswith("PYTHON") for name in env):
-                raise forking.Refused("PYTHON* variables are read at an interpreter's start")
-            kernel_args = argv[len(expected) + 1:]
+            kernel_args, env, cwd = request_of(forking.read_request(connection))
             server = os.pidfd_open(server_pid)  # opened while the asker waits: it is the asker's process
             os.chdir(cwd)
             own = self.own_copies(account.pw_dir)
